@@ -1,0 +1,76 @@
+//! The command line (clap). Types stop here: commands turn these into options.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "kobench", version, about = "Benchmark and stress harness for membarrier, process_vm and kcmp, checked against the Kobicha rules", after_help = "Exit codes: 0 all verdicts pass; 1 a verdict or workload failed; 2 bad usage; 3 input/output error; 130 interrupted (partial results saved).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the workloads, print latency and verdict tables, save results.json and summary.md.
+    Run(RunArgs),
+    /// Print this machine's fingerprint (stored in every result too).
+    Env(FormatArgs),
+    /// List every rule ID with its text and the workload that checks it.
+    Rules(FormatArgs),
+    /// List the workloads, what each exercises and why it may be unavailable.
+    List(FormatArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// Seconds in all (what the test suite uses).
+    Smoke,
+    /// About a minute on 2 CPUs (the default).
+    Quick,
+    /// Minutes; enough iterations for the ordering and JIT guarantees.
+    Standard,
+    /// The long run for nightly CI.
+    Nightly,
+}
+
+impl ProfileArg {
+    pub fn profile(self) -> kobench_harness::profile::Profile {
+        use kobench_harness::profile::Profile;
+        match self {
+            ProfileArg::Smoke => Profile::Smoke,
+            ProfileArg::Quick => Profile::Quick,
+            ProfileArg::Standard => Profile::Standard,
+            ProfileArg::Nightly => Profile::Nightly,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// How long and how hard to measure.
+    #[arg(long, value_enum, default_value = "quick")]
+    pub profile: ProfileArg,
+    /// Run only these workloads (repeat or comma-separate; see `kobench list`).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// CPUs to use, as a list like 0,2-5 (default: every CPU this process may use).
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Directory for results.json and summary.md (default: kobench-results/<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write the result JSON here; `-` prints it on stdout (tables then go to stderr).
+    #[arg(long)]
+    pub json: Option<String>,
+    /// Per-workload deadline in seconds, overriding the profile's.
+    #[arg(long, hide = true)]
+    pub deadline: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct FormatArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
