@@ -84,18 +84,27 @@ pub fn sample<E>(
     Ok(h)
 }
 
-/// The mean ns per call of a plain loop of `op` (`n` calls, one clock read at each end):
-/// the reference kobench's own per-call path is compared with.
+/// ns per call of a plain loop of `op` (no per-call timing): the reference kobench's own
+/// per-call path is compared with. The loop runs in 21 batches of `n / 21` calls, each
+/// timed as a whole; the result is the median batch mean, so one interrupt in one batch
+/// does not move it (as a p50 is not moved by one slow sample).
 #[inline(never)]
 pub fn plain_loop_ns(n: u64, mut op: impl FnMut()) -> f64 {
-    for _ in 0..(n / 100).min(1000) {
+    const BATCHES: u64 = 21;
+    let per = (n / BATCHES).max(1);
+    for _ in 0..per.min(1000) {
         op();
     }
-    let t = Instant::now();
-    for _ in 0..n {
-        op();
-    }
-    t.elapsed().as_nanos() as f64 / n.max(1) as f64
+    let means: Vec<f64> = (0..BATCHES)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..per {
+                op();
+            }
+            t.elapsed().as_nanos() as f64 / per as f64
+        })
+        .collect();
+    crate::stats::median(&means).unwrap_or(0.0)
 }
 
 #[cfg(test)]

@@ -151,6 +151,18 @@ pub enum WorkloadStatus {
     Interrupted,
 }
 
+impl WorkloadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadStatus::Completed => "completed",
+            WorkloadStatus::Skipped => "skipped",
+            WorkloadStatus::Failed => "failed",
+            WorkloadStatus::TimedOut => "timed_out",
+            WorkloadStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// Everything one workload produced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadResult {

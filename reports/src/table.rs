@@ -9,6 +9,9 @@ fn new_table(header: Vec<&str>) -> Table {
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header);
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        t.set_width(160);
+    }
     t
 }
 
@@ -65,7 +68,7 @@ pub fn totals(r: &RunResult) -> String {
     );
     for w in &r.workloads {
         if w.status != WorkloadStatus::Completed {
-            s.push_str(&format!("\nworkload {}: {:?}: {}", w.name, w.status, w.note).to_lowercase().replacen(&w.name.to_lowercase(), &w.name, 1));
+            s.push_str(&format!("\nworkload {}: {}: {}", w.name, w.status.as_str(), w.note));
         }
     }
     s
