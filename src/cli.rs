@@ -4,7 +4,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "kobench", version, about = "Benchmark and stress harness for membarrier, process_vm and kcmp, checked against the Kobicha rules", after_help = "Exit codes: 0 all verdicts pass; 1 a verdict or workload failed; 2 bad usage; 3 input/output error; 130 interrupted (partial results saved).")]
+#[command(
+    name = "kobench",
+    version,
+    about = "Benchmark and stress harness for membarrier, process_vm and kcmp, checked against the Kobicha rules",
+    after_help = "Exit codes: 0 all verdicts pass; 1 a verdict or workload failed; 2 bad usage; 3 input/output error; 130 interrupted (partial results saved)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

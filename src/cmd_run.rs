@@ -37,7 +37,10 @@ pub fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
 
 /// Resolves `--only` against the registry; an unknown name is a usage error.
 pub fn select_workloads(only: &[String]) -> Result<Vec<Arc<dyn Workload>>, Exit> {
-    let all: Vec<Arc<dyn Workload>> = kobench_workloads::registry().into_iter().map(Arc::from).collect();
+    let all: Vec<Arc<dyn Workload>> = kobench_workloads::registry()
+        .into_iter()
+        .map(Arc::from)
+        .collect();
     if only.is_empty() {
         return Ok(all);
     }
@@ -47,7 +50,12 @@ pub fn select_workloads(only: &[String]) -> Result<Vec<Arc<dyn Workload>>, Exit>
         let o = o.trim();
         match all.iter().find(|w| w.descriptor().name == o) {
             Some(w) => picked.push(w.clone()),
-            None => return Err(Exit::usage(format!("unknown workload '{o}' for --only (known: {})", names.join(", ")))),
+            None => {
+                return Err(Exit::usage(format!(
+                    "unknown workload '{o}' for --only (known: {})",
+                    names.join(", ")
+                )))
+            }
         }
     }
     Ok(picked)
@@ -68,12 +76,18 @@ pub fn output_dir(out: Option<&Path>) -> Result<PathBuf, Exit> {
             PathBuf::from("kobench-results").join(stamp.trim_end_matches('Z'))
         }
     };
-    ensure_writable_dir(&dir).map_err(|e| Exit::io(format!("cannot write results to {}: {e}", dir.display())))?;
+    ensure_writable_dir(&dir)
+        .map_err(|e| Exit::io(format!("cannot write results to {}: {e}", dir.display())))?;
     Ok(dir)
 }
 
 /// A new result, marked partial until the run ends.
-pub fn new_result(command: &str, profile: &str, cpus: &CpuSet, timer: kobench_harness::timer::TimerCalibration) -> RunResult {
+pub fn new_result(
+    command: &str,
+    profile: &str,
+    cpus: &CpuSet,
+    timer: kobench_harness::timer::TimerCalibration,
+) -> RunResult {
     RunResult {
         format: FORMAT.into(),
         schema_version: SCHEMA_VERSION,
@@ -97,7 +111,8 @@ pub fn save(dir: &Path, r: &RunResult, summary: bool) -> Result<(), Exit> {
     write_json_atomic(&p, r).map_err(|e| Exit::io(format!("cannot write {}: {e}", p.display())))?;
     if summary {
         let m = dir.join("summary.md");
-        write_atomic(&m, kobench_reports::markdown::summary(r).as_bytes()).map_err(|e| Exit::io(format!("cannot write {}: {e}", m.display())))?;
+        write_atomic(&m, kobench_reports::markdown::summary(r).as_bytes())
+            .map_err(|e| Exit::io(format!("cannot write {}: {e}", m.display())))?;
     }
     Ok(())
 }
@@ -107,7 +122,10 @@ fn progress_bar(n: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
-    pb.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     pb.enable_steady_tick(Duration::from_millis(200));
     pb
 }
@@ -121,8 +139,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         None | Some("-") => None,
         Some(p) => {
             let p = PathBuf::from(p);
-            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            ensure_writable_dir(parent).map_err(|e| Exit::io(format!("cannot write --json {}: {e}", p.display())))?;
+            let parent = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            ensure_writable_dir(parent)
+                .map_err(|e| Exit::io(format!("cannot write --json {}: {e}", p.display())))?;
             Some(p)
         }
     };
@@ -140,7 +162,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         helper_exe: kobench_harness::child::helper_exe(),
         options: Arc::new(Options::default()),
         cancel: Arc::new(AtomicBool::new(false)),
-        out: Output::new(Some(Arc::new(move |m: &str| pb2.set_message(m.to_string())))),
+        out: Output::new(Some(Arc::new(move |m: &str| {
+            pb2.set_message(m.to_string())
+        }))),
     };
     for w in workloads {
         if interrupt.load(Ordering::Relaxed) {
@@ -158,10 +182,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     result.ended_at = Some(now_rfc3339());
     save(&dir, &result, true)?;
     if let Some(p) = &json_path {
-        write_json_atomic(p, &result).map_err(|e| Exit::io(format!("cannot write {}: {e}", p.display())))?;
+        write_json_atomic(p, &result)
+            .map_err(|e| Exit::io(format!("cannot write {}: {e}", p.display())))?;
     }
     let tables = kobench_reports::table::render(&result);
-    let saved = format!("results: {}\nsummary: {}", dir.join("results.json").display(), dir.join("summary.md").display());
+    let saved = format!(
+        "results: {}\nsummary: {}",
+        dir.join("results.json").display(),
+        dir.join("summary.md").display()
+    );
     if a.json.as_deref() == Some("-") {
         eprint!("{tables}");
         eprintln!("{saved}");

@@ -7,6 +7,37 @@ mod exit;
 
 use clap::Parser;
 
+/// Prints a clap error as one line (`kobench: error: ...`) and returns the exit code;
+/// help and version go out as clap prints them.
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.use_stderr() {
+            exit::USAGE
+        } else {
+            exit::OK
+        };
+    }
+    let text = e.render().to_string();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!("kobench: error: {line} (see kobench --help)");
+    exit::USAGE
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // Helper mode first: a re-executed kobench serving as a target or a fresh process for
@@ -14,7 +45,10 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("__helper") {
         std::process::exit(kobench_workloads::helpers::helper_main(&args[2..]));
     }
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => std::process::exit(usage_error(e)),
+    };
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

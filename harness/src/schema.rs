@@ -63,7 +63,13 @@ pub struct Verdict {
 
 impl Verdict {
     /// pass when `ok`, else fail.
-    pub fn check(rule: &str, check: impl Into<String>, ok: bool, expected: impl Into<String>, observed: impl Into<String>) -> Verdict {
+    pub fn check(
+        rule: &str,
+        check: impl Into<String>,
+        ok: bool,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+    ) -> Verdict {
         Verdict {
             rule: rule.into(),
             check: check.into(),
@@ -75,7 +81,12 @@ impl Verdict {
     }
 
     /// pass when observed == expected.
-    pub fn expect_eq(rule: &str, check: impl Into<String>, expected: impl Into<String>, observed: impl Into<String>) -> Verdict {
+    pub fn expect_eq(
+        rule: &str,
+        check: impl Into<String>,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+    ) -> Verdict {
         let (e, o) = (expected.into(), observed.into());
         Verdict::check(rule, check, e == o, e, o)
     }
@@ -93,7 +104,11 @@ impl Verdict {
     }
 
     /// A scenario the platform cannot express, with which part.
-    pub fn not_applicable(rule: &str, check: impl Into<String>, reason: impl Into<String>) -> Verdict {
+    pub fn not_applicable(
+        rule: &str,
+        check: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Verdict {
         Verdict {
             outcome: Outcome::NotApplicable,
             ..Verdict::skip(rule, check, reason)

@@ -31,15 +31,18 @@ pub struct Gathered {
     pub at: String,
 }
 
+/// A progress callback (the progress bar).
+pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Where a workload puts its results.
 #[derive(Clone, Default)]
 pub struct Output {
     inner: Arc<Mutex<Gathered>>,
-    progress: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    progress: Option<ProgressFn>,
 }
 
 impl Output {
-    pub fn new(progress: Option<Arc<dyn Fn(&str) + Send + Sync>>) -> Output {
+    pub fn new(progress: Option<ProgressFn>) -> Output {
         Output {
             inner: Arc::default(),
             progress,
