@@ -25,6 +25,30 @@ pub enum Command {
     Rules(FormatArgs),
     /// List the workloads, what each exercises and why it may be unavailable.
     List(FormatArgs),
+    /// Run the workloads concurrently for a duration, with fault injection, checking as they go.
+    Stress(StressArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StressArgs {
+    /// How long to run: e.g. 30s, 10m, 1h.
+    #[arg(long, default_value = "60s", allow_hyphen_values = true)]
+    pub duration: String,
+    /// Stressors to run (comma-separated; default all): membarrier, ordering, process_vm, kcmp.
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// CPUs to use, as a list like 0,2-5 (default: every CPU this process may use).
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Directory for results.json and summary.md (default: kobench-results/<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Progress line period (default 2s, or 10s for runs over 2 minutes).
+    #[arg(long, allow_hyphen_values = true)]
+    pub interval: Option<String>,
+    /// Seconds without progress after which a stressor is reported failed (watchdog).
+    #[arg(long)]
+    pub stall: Option<u64>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

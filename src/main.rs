@@ -3,6 +3,7 @@
 mod cli;
 mod cmd_info;
 mod cmd_run;
+mod cmd_stress;
 mod exit;
 
 use clap::Parser;
@@ -69,5 +70,6 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Env(a) => cmd_info::env(a),
         cli::Command::Rules(a) => cmd_info::rules(a),
         cli::Command::List(a) => cmd_info::list(a),
+        cli::Command::Stress(a) => cmd_stress::run(a),
     }
 }

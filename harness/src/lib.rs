@@ -10,6 +10,7 @@ pub mod child;
 pub mod cpus;
 pub mod fingerprint;
 pub mod output;
+pub mod pattern;
 pub mod pool;
 pub mod profile;
 pub mod rules;

@@ -11,6 +11,7 @@ pub mod helpers;
 pub mod membarrier;
 pub mod registry;
 pub mod runner;
+pub mod stress;
 
 pub use context::{Context, Options, Output};
 pub use registry::{find, registry};

@@ -21,4 +21,10 @@ pub const HELPERS: &[(&str, HelperMain)] = &[
     ("mb-after-exec", crate::membarrier::helper_after_exec),
     ("mb-unpriv", crate::membarrier::helper_unpriv),
     ("mb-regcost", crate::membarrier::helper_regcost),
+    ("stress-target", crate::stress::pvm::helper_target),
+    (
+        "stress-churn-child",
+        crate::stress::kcmp::helper_churn_child,
+    ),
+    ("stress-exec-reg", crate::stress::kcmp::helper_exec_reg),
 ];
