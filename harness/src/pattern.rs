@@ -1,19 +1,39 @@
 //! Position-dependent byte patterns: byte `i` of a buffer depends on its absolute offset
 //! and a seed, so a misplaced byte is caught, not only a missing one.
 
-/// The pattern byte at `offset` for `seed` (a splitmix64 step: cheap, no short period).
 #[inline(always)]
-pub fn byte_at(seed: u64, offset: u64) -> u8 {
-    let mut z = offset.wrapping_add(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+fn word(seed: u64, index: u64) -> u64 {
+    let mut z = index.wrapping_add(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) as u8
+    z ^ (z >> 31)
+}
+
+/// The pattern byte at `offset` for `seed`: byte `offset % 8` of a splitmix64 hash of
+/// `offset / 8` (cheap, no short period, and filled a word at a time).
+#[inline(always)]
+pub fn byte_at(seed: u64, offset: u64) -> u8 {
+    (word(seed, offset / 8) >> ((offset % 8) * 8)) as u8
 }
 
 /// Fills `buf` with the pattern, as if it started at `base` in the patterned range.
 pub fn fill(buf: &mut [u8], seed: u64, base: u64) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = byte_at(seed, base + i as u64);
+    let mut i = 0usize;
+    // Head: up to the first 8-byte boundary of the absolute offset.
+    while i < buf.len() && (base + i as u64) % 8 != 0 {
+        buf[i] = byte_at(seed, base + i as u64);
+        i += 1;
+    }
+    let mut chunks = buf[i..].chunks_exact_mut(8);
+    let mut idx = (base + i as u64) / 8;
+    for c in &mut chunks {
+        c.copy_from_slice(&word(seed, idx).to_le_bytes());
+        idx += 1;
+    }
+    let tail = chunks.into_remainder();
+    let tail_base = idx * 8;
+    for (j, b) in tail.iter_mut().enumerate() {
+        *b = byte_at(seed, tail_base + j as u64);
     }
 }
 
@@ -53,6 +73,23 @@ mod tests {
         b[78] = b[78].wrapping_add(1).max(1);
         if byte_at(7, 178) != b[78] {
             assert_eq!(first_mismatch_or_zero(&b, 7, 100), Some(78));
+        }
+    }
+
+    #[test]
+    fn fill_matches_byte_at_at_any_alignment() {
+        for base in [0u64, 1, 7, 8, 13, 4096] {
+            for len in [0usize, 1, 7, 8, 9, 100] {
+                let mut b = vec![0u8; len];
+                fill(&mut b, 3, base);
+                for (i, &x) in b.iter().enumerate() {
+                    assert_eq!(
+                        x,
+                        byte_at(3, base + i as u64),
+                        "base {base} len {len} i {i}"
+                    );
+                }
+            }
         }
     }
 

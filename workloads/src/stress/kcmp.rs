@@ -47,86 +47,115 @@ impl Stressor for KcmpStress {
         "kcmp"
     }
     fn op(&self) -> &'static str {
-        "one kcmp() call (VM, FILES, FS, SIGHAND against a churning fork/exec child, or against a reaped one)"
+        "one kcmp() call (VM, FILES, FS, SIGHAND between kobench and a fork/exec child, or the child and itself; a new child every 2048 calls on each CPU)"
     }
     fn rule(&self) -> &'static str {
         "KCMP-EQ"
     }
 
     fn run(&self, ctx: &StressCtx) -> anyhow::Result<()> {
-        let me = getpid();
-        let mut h = new_histogram();
-        let mut n = 0u64;
         ctx.stats.set_at("fork/exec churn with kcmp");
-        while !ctx.should_stop() {
-            n += 1;
-            if n % 50 == 1 {
-                // Fault: a target that registered and then exec'd.
-                ctx.stats.set_at("exec'ing a registered target");
-                let r: Result<serde_json::Value, _> = Helper::run_once(
-                    &ctx.helper_exe,
-                    "stress-exec-reg",
-                    &[],
-                    Duration::from_secs(10),
-                );
-                match r {
-                    Ok(v) if v["private_expedited"] == "EPERM" => {
-                        ctx.stats
-                            .fault("target exec'd: registration gone (EPERM)", 1, 1, 0)
-                    }
-                    Ok(v) => {
-                        ctx.stats
-                            .fault("target exec'd: registration gone (EPERM)", 1, 0, 1);
-                        ctx.stats.violation(format!(
-                            "after exec PRIVATE_EXPEDITED gave {}",
-                            v["private_expedited"]
-                        ));
-                    }
-                    Err(e) => ctx.stats.error(&format!("helper: {e}"), false),
-                }
-                ctx.stats.set_at("fork/exec churn with kcmp");
-            }
-            let mut child = Helper::spawn(&ctx.helper_exe, "stress-churn-child", &[])?;
-            let pid: i32 = child.recv(Duration::from_secs(10))?;
-            for _ in 0..16 {
-                for ty in [
-                    KcmpType::Vm,
-                    KcmpType::Files,
-                    KcmpType::Fs,
-                    KcmpType::Sighand,
-                ] {
-                    let t = Instant::now();
-                    let r = kcmp(me, pid, ty, 0, 0);
-                    let _ = h.record(t.elapsed().as_nanos() as u64);
-                    match r {
-                        Ok(1) | Ok(2) => {}
-                        Ok(0) if ty == KcmpType::Fs => {}
-                        Ok(v) => ctx.stats.violation(format!("kcmp(kobench, child, {}) = {v}: a fork/exec child shares nothing but maybe FS", ty.name())),
-                        Err(e) => ctx.stats.error(&e.name(), false),
-                    }
-                    let same = kcmp(pid, pid, ty, 0, 0);
-                    if same != Ok(0) {
-                        ctx.stats.violation(format!(
-                            "kcmp(child, child, {}) = {same:?}, expected 0",
-                            ty.name()
-                        ));
+        // One churning thread per CPU; the first also runs the exec fault now and then.
+        let cpus = ctx.cpus.clone();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = cpus
+                .iter()
+                .enumerate()
+                .map(|(i, &cpu)| s.spawn(move || churn(ctx, cpu, i == 0)))
+                .collect();
+            let mut first_err = Ok(());
+            for h in handles {
+                match h.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => first_err = first_err.and(Err(e)),
+                    Err(_) => {
+                        first_err = first_err.and(Err(anyhow::anyhow!("churn thread panicked")))
                     }
                 }
-                ctx.tick(8);
             }
-            let _ = child.finish(Duration::from_secs(5));
-            // The child is reaped: comparing with it must give ESRCH (unless the pid was reused).
-            match kcmp(me, pid, KcmpType::Vm, 0, 0) {
-                Err(e) if e.0 == libc::ESRCH => ctx.stats.error("ESRCH", true),
-                Err(e) => ctx.stats.error(&e.name(), false),
-                Ok(3) => ctx
-                    .stats
-                    .violation("kcmp returned 3 for a reused pid".into()),
-                Ok(_) => {}
-            }
-            ctx.tick(1);
-        }
-        ctx.stats.latency(&h);
-        Ok(())
+            first_err
+        })
     }
+}
+
+/// Calls per child: enough that kcmp, not exec, dominates the time.
+const CALLS_PER_CHILD: usize = 2048;
+
+fn exec_fault(ctx: &StressCtx) {
+    let r: Result<serde_json::Value, _> = Helper::run_once(
+        &ctx.helper_exe,
+        "stress-exec-reg",
+        &[],
+        Duration::from_secs(10),
+    );
+    match r {
+        Ok(v) if v["private_expedited"] == "EPERM" => {
+            ctx.stats
+                .fault("target exec'd: registration gone (EPERM)", 1, 1, 0)
+        }
+        Ok(v) => {
+            ctx.stats
+                .fault("target exec'd: registration gone (EPERM)", 1, 0, 1);
+            ctx.stats.violation(format!(
+                "after exec PRIVATE_EXPEDITED gave {}",
+                v["private_expedited"]
+            ));
+        }
+        Err(e) => ctx.stats.error(&format!("helper: {e}"), false),
+    }
+}
+
+fn churn(ctx: &StressCtx, cpu: usize, with_faults: bool) -> anyhow::Result<()> {
+    let _ = kobench_harness::pool::pin_current(cpu);
+    let me = getpid();
+    let mut h = new_histogram();
+    let mut n = 0u64;
+    const TYPES: [KcmpType; 4] = [
+        KcmpType::Vm,
+        KcmpType::Files,
+        KcmpType::Fs,
+        KcmpType::Sighand,
+    ];
+    while !ctx.should_stop() {
+        n += 1;
+        if with_faults && n % 10 == 1 {
+            exec_fault(ctx);
+        }
+        let mut child = Helper::spawn(&ctx.helper_exe, "stress-churn-child", &[])?;
+        let pid: i32 = child.recv(Duration::from_secs(10))?;
+        for k in 0..CALLS_PER_CHILD {
+            if k % 256 == 0 && ctx.should_stop() {
+                break;
+            }
+            let ty = TYPES[k % TYPES.len()];
+            let (a, b) = if k % 8 < 4 { (me, pid) } else { (pid, pid) };
+            let t = Instant::now();
+            let r = kcmp(a, b, ty, 0, 0);
+            let _ = h.record(t.elapsed().as_nanos() as u64);
+            match (a == b, r) {
+                (true, Ok(0)) | (false, Ok(1)) | (false, Ok(2)) => {}
+                (false, Ok(0)) if ty == KcmpType::Fs => {}
+                (_, Ok(v)) => ctx
+                    .stats
+                    .violation(format!("kcmp({a}, {b}, {}) = {v}", ty.name())),
+                (_, Err(e)) => ctx.stats.error(&e.name(), false),
+            }
+            if k % 64 == 63 {
+                ctx.tick(64);
+            }
+        }
+        let _ = child.finish(Duration::from_secs(5));
+        // The child is reaped: comparing with it must give ESRCH (unless the pid was reused).
+        match kcmp(me, pid, KcmpType::Vm, 0, 0) {
+            Err(e) if e.0 == libc::ESRCH => ctx.stats.error("ESRCH", true),
+            Err(e) => ctx.stats.error(&e.name(), false),
+            Ok(3) => ctx
+                .stats
+                .violation("kcmp returned 3 for a reused pid".into()),
+            Ok(_) => {}
+        }
+        ctx.tick(1);
+    }
+    ctx.stats.latency(&h);
+    Ok(())
 }

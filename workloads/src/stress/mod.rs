@@ -73,6 +73,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Default)]
 pub struct Stats {
     pub ops: AtomicU64,
+    /// Bytes moved, for stressors that move data.
+    pub bytes: AtomicU64,
     pub violations: AtomicU64,
     /// Last time (ms since start) the stressor made progress.
     pub heartbeat_ms: AtomicU64,
@@ -455,6 +457,14 @@ pub fn run(cfg: &Config, mut on_progress: impl FnMut(&Progress)) -> (Vec<Workloa
         data.insert("ops".into(), json!(ops));
         data.insert("ops_per_s".into(), json!(ops as f64 / secs));
         data.insert("op".into(), json!(r.s.op()));
+        let bytes = r.stats.bytes.load(Ordering::Relaxed);
+        if bytes > 0 {
+            data.insert("bytes".into(), json!(bytes));
+            data.insert(
+                "gib_per_s".into(),
+                json!(bytes as f64 / secs / (1u64 << 30) as f64),
+            );
+        }
         data.insert("errors_expected".into(), json!(expected));
         data.insert("errors_unexpected".into(), json!(unexpected));
         data.insert("violations".into(), json!(viol));

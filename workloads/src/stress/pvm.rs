@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 pub struct PvmStress;
 
 const LEN: usize = 16 << 20;
-const CHUNK: usize = 64 << 10;
+/// Transfer size on the plain target (killed / stopped) and on the dropping target.
+const CHUNK: usize = 1 << 20;
+const DROP_CHUNK: usize = 64 << 10;
 const SEED: u64 = 0x5eed;
 
 #[derive(Serialize, Deserialize)]
@@ -59,8 +61,9 @@ pub fn helper_target(args: &[String]) -> i32 {
             s.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     let _ = m.advise(0, len, libc::MADV_DONTNEED);
-                    std::thread::sleep(Duration::from_millis(2));
+                    std::thread::sleep(Duration::from_millis(5));
                     fill(&m);
+                    std::thread::sleep(Duration::from_millis(20));
                 }
             });
         }
@@ -92,7 +95,7 @@ impl Stressor for PvmStress {
         "process_vm"
     }
     fn op(&self) -> &'static str {
-        "one 64 KiB process_vm_readv or process_vm_writev, every byte checked"
+        "one process_vm_readv or process_vm_writev (1 MiB against a target that is killed and stopped, 64 KiB against one whose pages are dropped), every byte checked"
     }
     fn rule(&self) -> &'static str {
         "PVM-DATA"
@@ -136,16 +139,17 @@ impl Stressor for PvmStress {
             // Dropping target: reads see the pattern or zeros.
             let dropper = s.spawn(|| -> anyhow::Result<()> {
                 let (_h, t) = spawn_target(ctx, "dontneed")?;
-                let mut buf = vec![0u8; CHUNK];
+                let mut buf = vec![0u8; DROP_CHUNK];
                 let mut i = 0usize;
                 let mut zeros_seen = 0u64;
                 while !ctx.should_stop() {
-                    let off = (i * 7919 * 4096) % (LEN - CHUNK);
+                    let off = (i * 7919 * 4096) % (LEN - DROP_CHUNK);
                     i += 1;
-                    let r = readv(t.pid, &mut [IoSliceMut::new(&mut buf)], &[RemoteIov { base: t.addr + off, len: CHUNK }], 0);
+                    let r = readv(t.pid, &mut [IoSliceMut::new(&mut buf)], &[RemoteIov { base: t.addr + off, len: DROP_CHUNK }], 0);
                     match r {
-                        Ok(n) if n == CHUNK => {
-                            if buf[..] != reference[off..off + CHUNK] {
+                        Ok(n) if n == DROP_CHUNK => {
+                            ctx.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                            if buf[..] != reference[off..off + DROP_CHUNK] {
                                 if let Some(bad) = pattern::first_mismatch_or_zero(&buf, SEED, off as u64) {
                                     ctx.stats.violation(format!("dropped-range read: byte {} is {:#x}, expected pattern or 0", off + bad, buf[bad]));
                                     ctx.stats.fault("remote range dropped (MADV_DONTNEED) while read", 1, 0, 1);
@@ -156,7 +160,7 @@ impl Stressor for PvmStress {
                             }
                         }
                         Ok(n) => {
-                            ctx.stats.violation(format!("dropped-range read returned {n} of {CHUNK} bytes"));
+                            ctx.stats.violation(format!("dropped-range read returned {n} of {DROP_CHUNK} bytes"));
                         }
                         Err(e) => ctx.stats.error(&e.name(), false),
                     }
@@ -204,6 +208,9 @@ impl Stressor for PvmStress {
                     };
                     let _ = h.record(t0.elapsed().as_nanos() as u64);
                     ctx.tick(1);
+                    if let Ok(n) = r {
+                        ctx.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    }
                     let was_killed = killed.load(Ordering::Relaxed) > kills_before;
                     match r {
                         Ok(n) => {
