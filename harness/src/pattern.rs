@@ -20,7 +20,7 @@ pub fn byte_at(seed: u64, offset: u64) -> u8 {
 pub fn fill(buf: &mut [u8], seed: u64, base: u64) {
     let mut i = 0usize;
     // Head: up to the first 8-byte boundary of the absolute offset.
-    while i < buf.len() && (base + i as u64) % 8 != 0 {
+    while i < buf.len() && !(base + i as u64).is_multiple_of(8) {
         buf[i] = byte_at(seed, base + i as u64);
         i += 1;
     }
