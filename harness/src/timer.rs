@@ -9,7 +9,9 @@
 //! measured and stored in every result.
 
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant};
+#[cfg(target_arch = "x86_64")]
+use std::time::Instant;
+use std::time::Duration;
 
 /// What the clock reads.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +228,7 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn calibrated_clock_tracks_wall_time() {
