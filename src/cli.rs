@@ -20,6 +20,8 @@ pub enum Command {
     Rules(FormatArgs),
     /// List the workloads, what each exercises and why it may be unavailable.
     List(FormatArgs),
+    /// Check the Kobicha access gates (kcmp, process_vm) scenario by scenario: model vs kernel.
+    Gates(GatesArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -73,4 +75,17 @@ pub struct FormatArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GatesArgs {
+    /// How long to measure the cost of allowed vs denied calls.
+    #[arg(long, value_enum, default_value = "quick")]
+    pub profile: ProfileArg,
+    /// Directory for results.json and summary.md (default: kobench-results/<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write the result JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! `kobench`: CLI -> options -> runner -> result file -> reports.
 
 mod cli;
+mod cmd_gates;
 mod cmd_info;
 mod cmd_run;
 mod exit;
@@ -35,5 +36,6 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Env(a) => cmd_info::env(a),
         cli::Command::Rules(a) => cmd_info::rules(a),
         cli::Command::List(a) => cmd_info::list(a),
+        cli::Command::Gates(a) => cmd_gates::run(a),
     }
 }
