@@ -480,8 +480,9 @@ mod tests {
     }
 
     fn any_rights() -> impl Strategy<Value = Rights> {
-        (0u32..8)
-            .prop_map(|b| Rights((b & 1) * 0x10 | ((b >> 1) & 1) * 0x20 | ((b >> 2) & 1) * 0x400))
+        (0u32..8).prop_map(|b| {
+            Rights(((b & 1) * 0x10) | (((b >> 1) & 1) * 0x20) | (((b >> 2) & 1) * 0x400))
+        })
     }
 
     fn any_right() -> impl Strategy<Value = Right> {
