@@ -6,7 +6,8 @@ use kobench_harness::gates::Dominance;
 use kobench_harness::schema::{Outcome, RunResult};
 use kobench_workloads::context::Context;
 use kobench_workloads::gates::{
-    evaluate, observe, scenarios, GateEnv, Gates, Observation, Row, UID_A, UID_B,
+    evaluate, observe, request_for, scenarios, GateEnv, Gates, Observation, Observed, Row, UID_A,
+    UID_B,
 };
 use kobench_workloads::Workload;
 use std::collections::BTreeSet;
@@ -370,4 +371,64 @@ fn run_only_gates_and_gates_command_write_results() {
     assert_eq!(r.command, "gates");
     assert!(!r.partial);
     assert!(out.join("summary.md").exists());
+}
+
+#[test]
+fn helper_that_cannot_take_credentials_reports_an_error_never_a_pass() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !root() {
+        eprintln!("skip: starting the helper as uid 65534 needs root");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // The helper itself runs unprivileged here, so its children cannot take the
+    // scenario's uid and capability sets.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.path().join("kobench");
+    std::fs::copy(env!("CARGO_BIN_EXE_kobench"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(["__helper", "gates", "-1"]).uid(65534).gid(65534);
+    let mut h = kobench_harness::child::Helper::spawn_command(cmd, "gates").unwrap();
+    let s = scenarios();
+    let sc = s
+        .iter()
+        .find(|x| x.id == "readv/sd-grant/L2 vs L1")
+        .unwrap();
+    let line = serde_json::to_string(&request_for(sc, (10, 10))).unwrap();
+    let ob: Observed = h
+        .request(&line, std::time::Duration::from_secs(20))
+        .unwrap();
+    let err = ob.error.clone().expect("an error");
+    assert!(
+        err.contains("target1 could not take uid 61001 gid 61001"),
+        "{err}"
+    );
+    assert!(err.contains("EPERM"), "{err}");
+    assert!(ob.result.is_none() && ob.cost.is_none());
+    let env = GateEnv {
+        root: true,
+        euid: 0,
+        yama: None,
+    };
+    let row = evaluate(sc, &Observation::Seen(ob), Dominance::Normal, &env);
+    assert_eq!(row.verdict.outcome, Outcome::Fail);
+    assert!(
+        row.observed.starts_with("ERROR: target1 could not take"),
+        "{}",
+        row.observed
+    );
+    assert!(
+        row.verdict.note.contains("not checked"),
+        "{}",
+        row.verdict.note
+    );
+    drop(h);
+    assert_eq!(
+        scenario_processes(),
+        Vec::<String>::new(),
+        "scenario processes left running"
+    );
 }

@@ -623,17 +623,19 @@ pub enum Observation {
     Seen(Observed),
 }
 
+/// One line to the `gates` helper: the call and each process's credentials.
 #[derive(Debug, Serialize, Deserialize)]
-struct Request {
-    op: Op,
-    caller: Wanted,
-    t1: Option<Wanted>,
-    t2: Option<Wanted>,
+pub struct Request {
+    pub op: Op,
+    pub caller: Wanted,
+    pub t1: Option<Wanted>,
+    pub t2: Option<Wanted>,
     /// (max samples, max ms) for the cost run.
-    cost: Option<(u64, u64)>,
+    pub cost: Option<(u64, u64)>,
 }
 
-fn request_for(s: &Scenario, budget: (u64, u64)) -> Request {
+/// The helper request that realises `s`.
+pub fn request_for(s: &Scenario, budget: (u64, u64)) -> Request {
     Request {
         op: s.op,
         caller: s.wanted_caller(),
@@ -718,6 +720,8 @@ pub struct Row {
     pub expected: String,
     pub observed: String,
     pub verdict: Verdict,
+    /// Each process's credentials as read from /proc before the call.
+    pub verified: Vec<String>,
 }
 
 fn observed_text(op: Op, o: &Observed) -> String {
@@ -789,12 +793,17 @@ pub fn evaluate(s: &Scenario, o: &Observation, dom: Dominance, env: &GateEnv) ->
             (text, v)
         }
     };
+    let verified = match o {
+        Observation::Seen(ob) => ob.verified.clone(),
+        _ => Vec::new(),
+    };
     Row {
         scenario: s.clone(),
         model: decision,
         expected,
         observed,
         verdict,
+        verified,
     }
 }
 
@@ -815,13 +824,14 @@ pub fn matrix_table(rows: &[Row]) -> serde_json::Value {
                 r.observed.clone(),
                 r.verdict.outcome.as_str().to_string(),
                 r.verdict.note.clone(),
+                r.verified.join("; "),
             ]
         })
         .collect();
     json!({
         "kind": "table",
         "title": "Kobicha access gates: model vs kernel",
-        "columns": ["scenario", "rule", "SD", "PIP caller vs target", "model", "expected", "Linux realisation", "observed", "verdict", "note"],
+        "columns": ["scenario", "rule", "SD", "PIP caller vs target", "model", "expected", "Linux realisation", "observed", "verdict", "note", "verified credentials"],
         "rows": cells,
     })
 }
@@ -975,7 +985,8 @@ fn fork_kid(
                     }
                     Ok(())
                 });
-            let code = match became {
+            // Whatever happens, this child never returns into the helper's loop.
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match became {
                 Err(m) => {
                     let _ = ch.send(&KidMsg::Failed(format!(
                         "{role} could not take uid {} gid {}: {m}",
@@ -984,7 +995,8 @@ fn fork_kid(
                     1
                 }
                 Ok(()) => main(&mut ch),
-            };
+            }))
+            .unwrap_or(101);
             proc_::exit_now(code)
         }
         Ok(Fork::Parent { child }) => {
@@ -1439,6 +1451,28 @@ mod tests {
                 .outcome,
             Outcome::Info
         );
+    }
+
+    #[test]
+    fn verify_refuses_credentials_that_differ() {
+        // This test process is not uid 61001 and holds no such capability sets.
+        let me = proc_::getpid();
+        let w = Wanted {
+            uid: UID_A,
+            gid: GID_A,
+            permitted: 0x20,
+            effective: 0,
+            dumpable: true,
+            keep_ptrace_bound: false,
+        };
+        let e = verify(me, &w, 1).unwrap_err();
+        assert!(e.starts_with("Uid is"), "{e}");
+        let uid = proc_::uid();
+        let gid_line = proc_::status_field(None, "Gid").unwrap();
+        let gid: u32 = gid_line.split_whitespace().next().unwrap().parse().unwrap();
+        let e = verify(me, &Wanted { uid, gid, ..w }, 1).unwrap_err();
+        assert!(e.contains("Cap") || e.contains("groups"), "{e}");
+        assert!(verify(i32::MAX, &w, 1).unwrap_err().contains("has no Uid"));
     }
 
     #[test]
