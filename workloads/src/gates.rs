@@ -712,6 +712,8 @@ pub fn observe(ctx: &Context, scenarios: &[Scenario], env: &GateEnv) -> Vec<Obse
 // ---------------------------------------------------------------------------------------
 // Judging: model vs kernel.
 
+const OVERRIDE_EXPECTED: &str = "allowed (CAP_SYS_PTRACE override)";
+
 /// One evaluated row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
@@ -748,6 +750,7 @@ pub fn evaluate(s: &Scenario, o: &Observation, dom: Dominance, env: &GateEnv) ->
     let decision = s.model(dom);
     let rule = s.rule();
     let expected = match decision {
+        _ if s.ptrace_override => OVERRIDE_EXPECTED.to_string(),
         Decision::Allow => s.op.allowed_text().to_string(),
         Decision::Deny(_) => "EPERM".to_string(),
     };
@@ -768,7 +771,7 @@ pub fn evaluate(s: &Scenario, o: &Observation, dom: Dominance, env: &GateEnv) ->
                 ))
             } else if s.ptrace_override {
                 Verdict {
-                    expected: "allowed by the CAP_SYS_PTRACE override".into(),
+                    expected: OVERRIDE_EXPECTED.into(),
                     ..Verdict::info(rule, &s.id, &text).with_note(format!(
                         "CAP_SYS_PTRACE passes both the uid/gid/dumpable check and the capability-subset check; {model_note} (the Kobicha model has no override){}",
                         if matches!(ob.result, Some(Ok(_))) { "" } else { "; UNEXPECTED: the override did not pass" }
