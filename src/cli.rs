@@ -27,6 +27,8 @@ pub enum Command {
     List(FormatArgs),
     /// Run the workloads concurrently for a duration, with fault injection, checking as they go.
     Stress(StressArgs),
+    /// Check the Kobicha access gates (kcmp, process_vm) scenario by scenario: model vs kernel.
+    Gates(GatesArgs),
 }
 
 #[derive(Args, Debug)]
@@ -102,4 +104,17 @@ pub struct FormatArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GatesArgs {
+    /// How long to measure the cost of allowed vs denied calls.
+    #[arg(long, value_enum, default_value = "quick")]
+    pub profile: ProfileArg,
+    /// Directory for results.json and summary.md (default: kobench-results/<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also write the result JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! `kobench`: CLI -> options -> runner -> result file -> reports.
 
 mod cli;
+mod cmd_gates;
 mod cmd_info;
 mod cmd_run;
 mod cmd_stress;
@@ -71,5 +72,6 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Rules(a) => cmd_info::rules(a),
         cli::Command::List(a) => cmd_info::list(a),
         cli::Command::Stress(a) => cmd_stress::run(a),
+        cli::Command::Gates(a) => cmd_gates::run(a),
     }
 }

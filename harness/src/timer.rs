@@ -9,9 +9,9 @@
 //! measured and stored in every result.
 
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 #[cfg(target_arch = "x86_64")]
 use std::time::Instant;
-use std::time::Duration;
 
 /// What the clock reads.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

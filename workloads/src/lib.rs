@@ -7,6 +7,7 @@
 //! runs the selected workloads one after another, each under a watchdog.
 
 pub mod context;
+pub mod gates;
 pub mod helpers;
 pub mod membarrier;
 pub mod registry;

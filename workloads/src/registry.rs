@@ -4,7 +4,10 @@ use crate::Workload;
 
 /// All workloads, in the order `kobench run` runs them.
 pub fn registry() -> Vec<Box<dyn Workload>> {
-    vec![Box::new(crate::membarrier::Membarrier)]
+    vec![
+        Box::new(crate::membarrier::Membarrier),
+        Box::new(crate::gates::Gates),
+    ]
 }
 
 /// The workload named `name`.
@@ -27,4 +30,5 @@ pub const HELPERS: &[(&str, HelperMain)] = &[
         crate::stress::kcmp::helper_churn_child,
     ),
     ("stress-exec-reg", crate::stress::kcmp::helper_exec_reg),
+    ("gates", crate::gates::helper_gates),
 ];

@@ -6,10 +6,12 @@
 //!
 //! - [`membarrier`]: membarrier(2) commands, flags and QUERY decoding.
 //! - [`process`]: pids, CPUs, prctl, fork/exec helpers, credentials.
+//! - [`creds`]: capability sets, keep-caps, bounding set, dumpable, Yama ptracer; taking chosen credentials.
 //! - [`kcmp`]: kcmp(2) and its types.
 //! - [`pvm`]: process_vm_readv(2) / process_vm_writev(2).
 //! - [`mem`]: mmap, mprotect, memfd.
 
+pub mod creds;
 pub mod kcmp;
 pub mod mem;
 pub mod membarrier;
