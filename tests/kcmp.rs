@@ -229,6 +229,7 @@ fn latency_per_type() {
     assert_eq!(
         ids,
         [
+            "kcmp/getppid",
             "kcmp/FILE",
             "kcmp/VM",
             "kcmp/FILES",
@@ -242,6 +243,12 @@ fn latency_per_type() {
     for m in &g.measurements {
         assert_eq!(m.unit, "ns");
         assert!(m.summary.count > 0 && m.summary.p50 > 0, "{m:?}");
+        if m.id != "kcmp/getppid" {
+            assert!(
+                m.derived["x_floor"] > 0.0 && m.derived["plain_loop_ns"] > 0.0,
+                "{m:?}"
+            );
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use crate::context::Context;
 use crate::helpers::reply;
 use crate::{Descriptor, Workload};
 use kobench_harness::child::Helper;
-use kobench_harness::sample::{sample, Budget};
+use kobench_harness::sample::{plain_loop_ns, sample, Budget};
 use kobench_harness::schema::{Measurement, Verdict};
 use kobench_harness::stats::Summary;
 use kobench_harness::sys::clone::{CloneFlags, Parked};
@@ -933,6 +933,25 @@ fn latency(ctx: &Context, fam: &Family) -> anyhow::Result<()> {
         Budget::new(300_000, Duration::from_secs(1)),
         Budget::new(1_000_000, Duration::from_secs(3)),
     );
+    let plain_n = ctx.profile.pick(2_000, 20_000, 200_000, 500_000);
+    // The floor: entering the kernel at all.
+    let floor = sample(&ctx.clock, budget, &ctx.cancel, || {
+        std::hint::black_box(proc_::getppid_raw());
+        Ok::<(), Errno>(())
+    })
+    .map_err(|e| anyhow::anyhow!("getppid failed: {:?}", e.error))?;
+    let floor_summary = Summary::of(&floor);
+    let floor_p50 = floor_summary.p50.max(1) as f64;
+    let mut params = BTreeMap::new();
+    params.insert("variant".to_string(), json!("getppid floor"));
+    ctx.out.measurement(Measurement {
+        id: "kcmp/getppid".into(),
+        unit: "ns".into(),
+        smaller_is_better: true,
+        params,
+        summary: floor_summary,
+        derived: BTreeMap::from([("x_floor".to_string(), 1.0)]),
+    });
     for t in KcmpType::ALL {
         if ctx.cancelled() {
             break;
@@ -960,16 +979,29 @@ fn latency(ctx: &Context, fam: &Family) -> anyhow::Result<()> {
                 e.error
             )
         })?;
+        let summary = Summary::of(&h);
+        // The same call in a plain loop (no per-call timing): kobench's path adds nothing.
+        let plain = plain_loop_ns(plain_n, || {
+            let _ = std::hint::black_box(op());
+        });
         let mut params = BTreeMap::new();
         params.insert("type".to_string(), json!(t.name()));
         params.insert("variant".to_string(), json!(pair));
+        let derived = BTreeMap::from([
+            ("x_floor".to_string(), summary.p50 as f64 / floor_p50),
+            ("plain_loop_ns".to_string(), plain),
+            (
+                "ratio_to_plain_loop".to_string(),
+                summary.p50 as f64 / plain.max(1.0),
+            ),
+        ]);
         ctx.out.measurement(Measurement {
             id: format!("kcmp/{}", t.name()),
             unit: "ns".into(),
             smaller_is_better: true,
             params,
-            summary: Summary::of(&h),
-            derived: BTreeMap::new(),
+            summary,
+            derived,
         });
     }
     Ok(())
