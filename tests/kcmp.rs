@@ -305,3 +305,53 @@ fn cli_only_kcmp() {
         .iter()
         .all(|v| v["outcome"] == "pass" || v["outcome"] == "info"));
 }
+
+/// Child pids of every thread of `pid` (`/proc/PID/task/TID/children`).
+fn children_of(pid: i32) -> Vec<i32> {
+    let mut v = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let s = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        v.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
+    }
+    v
+}
+
+#[test]
+fn kill_9_of_kobench_takes_the_family_with_it() {
+    // The standard profile samples for about 9 s: long enough to be killed mid-run.
+    let mut kb = std::process::Command::new(exe())
+        .args(["run", "--only", "kcmp", "--profile", "standard", "--out"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let kpid = kb.id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let family = loop {
+        let helpers: Vec<i32> = children_of(kpid)
+            .into_iter()
+            .filter(|&p| family_member_alive(p))
+            .collect();
+        if let Some(&h) = helpers.first() {
+            let kids = children_of(h);
+            if kids.len() == 11 {
+                break [vec![h], kids].concat();
+            }
+        }
+        if Instant::now() > deadline {
+            let _ = kb.kill();
+            let _ = kb.wait();
+            panic!("the kcmp family never appeared under kobench {kpid}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(family.iter().all(|&p| family_member_alive(p)));
+    kb.kill().unwrap(); // SIGKILL
+    kb.wait().unwrap();
+    assert_all_gone(&family);
+}
