@@ -320,9 +320,9 @@ fn children_of(pid: i32) -> Vec<i32> {
     v
 }
 
-#[test]
-fn kill_9_of_kobench_takes_the_family_with_it() {
-    // The standard profile samples for about 9 s: long enough to be killed mid-run.
+/// Starts `kobench run --only kcmp --profile standard` (about 9 s of sampling) and waits
+/// until its helper and the helper's 11 clone children exist: (kobench, [helper, kids]).
+fn kobench_with_family() -> (std::process::Child, Vec<i32>) {
     let mut kb = std::process::Command::new(exe())
         .args(["run", "--only", "kcmp", "--profile", "standard", "--out"])
         .arg(tempfile::tempdir().unwrap().path())
@@ -332,7 +332,7 @@ fn kill_9_of_kobench_takes_the_family_with_it() {
         .unwrap();
     let kpid = kb.id() as i32;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let family = loop {
+    loop {
         let helpers: Vec<i32> = children_of(kpid)
             .into_iter()
             .filter(|&p| family_member_alive(p))
@@ -340,7 +340,9 @@ fn kill_9_of_kobench_takes_the_family_with_it() {
         if let Some(&h) = helpers.first() {
             let kids = children_of(h);
             if kids.len() == 11 {
-                break [vec![h], kids].concat();
+                let family = [vec![h], kids].concat();
+                assert!(family.iter().all(|&p| family_member_alive(p)));
+                return (kb, family);
             }
         }
         if Instant::now() > deadline {
@@ -349,9 +351,33 @@ fn kill_9_of_kobench_takes_the_family_with_it() {
             panic!("the kcmp family never appeared under kobench {kpid}");
         }
         std::thread::sleep(Duration::from_millis(10));
-    };
-    assert!(family.iter().all(|&p| family_member_alive(p)));
+    }
+}
+
+#[test]
+fn kill_9_of_kobench_takes_the_family_with_it() {
+    let (mut kb, family) = kobench_with_family();
     kb.kill().unwrap(); // SIGKILL
     kb.wait().unwrap();
+    assert_all_gone(&family);
+}
+
+#[test]
+fn ctrl_c_of_kobench_tears_the_family_down() {
+    let (mut kb, family) = kobench_with_family();
+    kobench_harness::sys::process::kill(kb.id() as i32, libc::SIGINT).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = kb.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = kb.kill();
+            let _ = kb.wait();
+            panic!("kobench did not stop within 30 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130), "interrupted exit code");
     assert_all_gone(&family);
 }
