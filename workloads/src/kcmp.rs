@@ -278,6 +278,7 @@ fn build(
         late: late.as_raw_fd(),
         polled: polled.as_raw_fd(),
         epoll: ep.as_raw_fd(),
+        // Far beyond any fd table in the family.
         not_open: 1_000_000,
     });
     keep.extend([orig, reopened, dup, late, polled, polled_w, ep]);
