@@ -9,6 +9,7 @@
 pub mod context;
 pub mod gates;
 pub mod helpers;
+pub mod kcmp;
 pub mod membarrier;
 pub mod registry;
 pub mod runner;

@@ -10,13 +10,18 @@
 //! - [`kcmp`]: kcmp(2) and its types.
 //! - [`pvm`]: process_vm_readv(2) / process_vm_writev(2).
 //! - [`mem`]: mmap, mprotect, memfd.
+//! - [`clone`]: parked clone children (kcmp relationships); [`ioprio`], [`sysvsem`], [`epoll`]: what they share.
 
+pub mod clone;
 pub mod creds;
+pub mod epoll;
+pub mod ioprio;
 pub mod kcmp;
 pub mod mem;
 pub mod membarrier;
 pub mod process;
 pub mod pvm;
+pub mod sysvsem;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
