@@ -72,7 +72,7 @@ pub fn sample<E>(
         if ns > 10_000 {
             check_every = 1;
         }
-        if n % check_every == 0 {
+        if n.is_multiple_of(check_every) {
             if cancel.load(Ordering::Relaxed) {
                 break;
             }

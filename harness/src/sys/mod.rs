@@ -84,7 +84,7 @@ pub(crate) fn check(ret: libc::c_long) -> Result<i64, Errno> {
     if ret == -1 {
         Err(Errno::last())
     } else {
-        Ok(ret as i64)
+        Ok(ret)
     }
 }
 
