@@ -77,7 +77,7 @@ fn plain_writev(pid: i32, l: &libc::iovec, r: &libc::iovec) -> isize {
 /// Median over 21 alternating batches of `time(b) / time(a)`: the throughput of `a`
 /// relative to `b`.
 fn paired(calls: u64, mut a: impl FnMut(), mut b: impl FnMut()) -> f64 {
-    let mut batch = |f: &mut dyn FnMut()| {
+    let batch = |f: &mut dyn FnMut()| {
         let t = std::time::Instant::now();
         for _ in 0..calls {
             f();
