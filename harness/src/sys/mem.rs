@@ -178,3 +178,31 @@ pub const MADV_DONTNEED: i32 = libc::MADV_DONTNEED;
 pub const MAP_HUGETLB: i32 = libc::MAP_HUGETLB;
 /// `MAP_NORESERVE`.
 pub const MAP_NORESERVE: i32 = libc::MAP_NORESERVE;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapped(addr: usize) -> bool {
+        std::fs::read_to_string("/proc/self/maps").unwrap().lines().any(|l| {
+            let (a, b) = l.split_once(' ').unwrap().0.split_once('-').unwrap();
+            let (a, b) = (usize::from_str_radix(a, 16).unwrap(), usize::from_str_radix(b, 16).unwrap());
+            a <= addr && addr < b
+        })
+    }
+
+    #[test]
+    fn truncate_leaves_an_unmapped_tail_and_slices_follow_protection() {
+        let p = page_size();
+        let mut m = Mapping::anon(3 * p, Prot::ReadWrite, 0).unwrap();
+        m.slice_mut().unwrap()[..3].copy_from_slice(b"abc");
+        m.truncate(2 * p).unwrap();
+        assert_eq!(m.len(), 2 * p);
+        assert!(mapped(m.addr() + p) && !mapped(m.addr() + 2 * p));
+        m.protect(Prot::Read).unwrap();
+        assert!(m.slice_mut().is_none());
+        assert_eq!(&m.slice().unwrap()[..3], b"abc");
+        m.protect(Prot::None).unwrap();
+        assert!(m.slice().is_none());
+    }
+}
