@@ -94,6 +94,15 @@ pub struct RunArgs {
     /// Also write the result JSON here; `-` prints it on stdout (tables then go to stderr).
     #[arg(long)]
     pub json: Option<String>,
+    /// process_vm transfer sizes, e.g. 4K,64K,1M,16M (K/M/G = KiB/MiB/GiB; default: the profile's).
+    #[arg(long)]
+    pub sizes: Option<String>,
+    /// process_vm iovec counts per side, e.g. 1,16,256,1024 (each 1 to 1024).
+    #[arg(long)]
+    pub iovecs: Option<String>,
+    /// Workload-specific option KEY=VALUE (repeatable), e.g. process_vm.verify=1.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Per-workload deadline in seconds, overriding the profile's.
     #[arg(long, hide = true)]
     pub deadline: Option<u64>,

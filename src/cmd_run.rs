@@ -130,9 +130,30 @@ fn progress_bar(n: usize) -> ProgressBar {
     pb
 }
 
+/// Turns `--sizes`, `--iovecs` and `--set` into workload options; bad values are usage errors.
+pub fn options(a: &RunArgs) -> Result<Options, Exit> {
+    use kobench_workloads::process_vm::{parse_iovecs, parse_sizes};
+    let mut o = Options::default();
+    if let Some(s) = &a.sizes {
+        o.sizes = Some(parse_sizes(s).map_err(|e| Exit::usage(format!("--sizes: {e}")))?);
+    }
+    if let Some(s) = &a.iovecs {
+        o.iovecs = Some(parse_iovecs(s).map_err(|e| Exit::usage(format!("--iovecs: {e}")))?);
+    }
+    for kv in &a.set {
+        let (k, v) = kv
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .ok_or_else(|| Exit::usage(format!("--set: '{kv}' is not KEY=VALUE")))?;
+        o.extra.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(o)
+}
+
 pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     // Validate everything before measuring anything.
     let workloads = select_workloads(&a.only)?;
+    let opts = options(&a)?;
     let cpus = select_cpus(a.cpus.as_deref())?;
     let dir = output_dir(a.out.as_deref())?;
     let json_path = match a.json.as_deref() {
@@ -160,7 +181,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         cpus: Arc::new(cpus),
         clock,
         helper_exe: kobench_harness::child::helper_exe(),
-        options: Arc::new(Options::default()),
+        options: Arc::new(opts),
         cancel: Arc::new(AtomicBool::new(false)),
         out: Output::new(Some(Arc::new(move |m: &str| {
             pb2.set_message(m.to_string())

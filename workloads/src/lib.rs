@@ -11,6 +11,7 @@ pub mod gates;
 pub mod helpers;
 pub mod kcmp;
 pub mod membarrier;
+pub mod process_vm;
 pub mod registry;
 pub mod runner;
 pub mod stress;

@@ -6,6 +6,7 @@ use crate::Workload;
 pub fn registry() -> Vec<Box<dyn Workload>> {
     vec![
         Box::new(crate::membarrier::Membarrier),
+        Box::new(crate::process_vm::ProcessVm),
         Box::new(crate::kcmp::Kcmp),
         Box::new(crate::gates::Gates),
     ]
@@ -33,4 +34,5 @@ pub const HELPERS: &[(&str, HelperMain)] = &[
     ("stress-exec-reg", crate::stress::kcmp::helper_exec_reg),
     ("gates", crate::gates::helper_gates),
     ("kcmp-family", crate::kcmp::helper_family),
+    ("pvm-target", crate::process_vm::helper_target),
 ];

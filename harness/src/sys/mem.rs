@@ -7,6 +7,7 @@ use super::{check, Errno};
 pub struct Mapping {
     ptr: *mut u8,
     len: usize,
+    prot: Prot,
 }
 
 // SAFETY: a Mapping is a plain address range; synchronising access to its bytes is the
@@ -65,6 +66,7 @@ impl Mapping {
         Ok(Mapping {
             ptr: p as *mut u8,
             len,
+            prot,
         })
     }
 
@@ -85,13 +87,14 @@ impl Mapping {
     }
 
     /// `mprotect` over the whole mapping.
-    pub fn protect(&self, prot: Prot) -> Result<(), Errno> {
+    pub fn protect(&mut self, prot: Prot) -> Result<(), Errno> {
         // SAFETY: the range is this mapping's own.
         check(
             unsafe { libc::mprotect(self.ptr as *mut libc::c_void, self.len, prot.raw()) }
                 as libc::c_long,
-        )
-        .map(|_| ())
+        )?;
+        self.prot = prot;
+        Ok(())
     }
 
     /// `madvise` over `[off, off+len)` of the mapping.
@@ -153,4 +156,82 @@ pub fn memfd(name: &str, len: usize) -> Result<std::os::fd::OwnedFd, Errno> {
 pub fn page_size() -> usize {
     // SAFETY: sysconf takes an integer.
     unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
+impl Mapping {
+    /// Unmaps the tail `[new_len, len)` of the mapping, leaving an unmapped hole after it
+    /// (for checks that need an address range known not to be mapped).
+    pub fn truncate(&mut self, new_len: usize) -> Result<(), Errno> {
+        assert!(new_len <= self.len && new_len.is_multiple_of(page_size()));
+        if new_len == self.len {
+            return Ok(());
+        }
+        // SAFETY: the range is the tail of this mapping, which no slice borrows (we hold &mut).
+        check(unsafe {
+            libc::munmap(
+                self.ptr.add(new_len) as *mut libc::c_void,
+                self.len - new_len,
+            )
+        } as libc::c_long)?;
+        self.len = new_len;
+        Ok(())
+    }
+
+    /// The bytes, when the mapping is readable. Other processes may change them (a
+    /// shared mapping, or process_vm_writev into this one) as for any shared memory.
+    pub fn slice(&self) -> Option<&[u8]> {
+        // SAFETY: readable (checked); writes from this process need `&mut self`
+        // (`slice_mut`) or the unsafe `bytes_mut`, whose contract excludes this borrow.
+        matches!(self.prot, Prot::Read | Prot::ReadWrite | Prot::ReadExec)
+            .then(|| unsafe { self.bytes() })
+    }
+
+    /// The bytes, mutable, when the mapping is writable; `&mut self` makes them exclusive.
+    pub fn slice_mut(&mut self) -> Option<&mut [u8]> {
+        // SAFETY: writable (checked) and exclusively borrowed through `&mut self`.
+        (self.prot == Prot::ReadWrite).then(|| unsafe { self.bytes_mut() })
+    }
+}
+
+/// `MADV_HUGEPAGE`: ask for transparent huge pages on a range.
+pub const MADV_HUGEPAGE: i32 = libc::MADV_HUGEPAGE;
+/// `MADV_DONTNEED`: drop a range's pages (anonymous memory reads back as zero, untouched).
+pub const MADV_DONTNEED: i32 = libc::MADV_DONTNEED;
+/// `MAP_HUGETLB`: back a mapping with hugetlb pages (default huge page size).
+pub const MAP_HUGETLB: i32 = libc::MAP_HUGETLB;
+/// `MAP_NORESERVE`.
+pub const MAP_NORESERVE: i32 = libc::MAP_NORESERVE;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapped(addr: usize) -> bool {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .any(|l| {
+                let (a, b) = l.split_once(' ').unwrap().0.split_once('-').unwrap();
+                let (a, b) = (
+                    usize::from_str_radix(a, 16).unwrap(),
+                    usize::from_str_radix(b, 16).unwrap(),
+                );
+                a <= addr && addr < b
+            })
+    }
+
+    #[test]
+    fn truncate_leaves_an_unmapped_tail_and_slices_follow_protection() {
+        let p = page_size();
+        let mut m = Mapping::anon(3 * p, Prot::ReadWrite, 0).unwrap();
+        m.slice_mut().unwrap()[..3].copy_from_slice(b"abc");
+        m.truncate(2 * p).unwrap();
+        assert_eq!(m.len(), 2 * p);
+        assert!(mapped(m.addr() + p) && !mapped(m.addr() + 2 * p));
+        m.protect(Prot::Read).unwrap();
+        assert!(m.slice_mut().is_none());
+        assert_eq!(&m.slice().unwrap()[..3], b"abc");
+        m.protect(Prot::None).unwrap();
+        assert!(m.slice().is_none());
+    }
 }

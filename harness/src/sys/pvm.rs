@@ -72,7 +72,9 @@ pub fn writev(
 /// `process_vm_readv` with raw iovec arrays, for the argument checks that must pass bad
 /// pointers and lengths. The kernel validates every pointer (EFAULT), so no memory of
 /// this process is touched except through valid local iovecs.
-#[allow(clippy::not_unsafe_ptr_arg_deref)] // the pointers go to the kernel, which validates them
+// The pointers go to the kernel, never dereferenced here; the kernel answers EFAULT for
+// bad ones. The local ranges the iovecs name must be memory the caller may write.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn readv_raw(
     pid: i32,
     local: *const libc::iovec,
@@ -94,4 +96,37 @@ pub fn readv_raw(
         )
     } as libc::c_long)
     .map(|n| n as usize)
+}
+
+/// `process_vm_writev` with raw iovec arrays, for the argument checks (see [`readv_raw`]).
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+pub fn writev_raw(
+    pid: i32,
+    local: *const libc::iovec,
+    nlocal: u64,
+    remote: *const libc::iovec,
+    nremote: u64,
+    flags: u64,
+) -> Result<usize, Errno> {
+    // SAFETY: the kernel only reads the local ranges and validates every pointer (EFAULT);
+    // the caller passes valid iovecs or deliberately bad pointers.
+    check(unsafe {
+        libc::process_vm_writev(
+            pid,
+            local,
+            nlocal as libc::c_ulong,
+            remote,
+            nremote as libc::c_ulong,
+            flags as libc::c_ulong,
+        )
+    } as libc::c_long)
+    .map(|n| n as usize)
+}
+
+/// A raw `iovec` for [`readv_raw`] / [`writev_raw`]: any address and length, valid or not.
+pub fn raw_iovec(base: usize, len: usize) -> libc::iovec {
+    libc::iovec {
+        iov_base: base as *mut libc::c_void,
+        iov_len: len,
+    }
 }
