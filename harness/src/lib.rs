@@ -4,11 +4,13 @@
 //! - [`cpus`]: the CPU set and `--cpus` parsing; [`pool`]: pinned workers.
 //! - [`timer`]: the calibrated clock; [`sample`]: the measuring loop; [`stats`]: histograms.
 //! - [`schema`]: the versioned result file; [`rules`]: the rulebook; [`fingerprint`]: the machine.
+//! - [`jit`]: stub encodings, W^X maps checks and the code-swap engine (executors, swapper).
 //! - [`child`]: helper processes that die with the harness; [`output`]: atomic writes.
 
 pub mod child;
 pub mod cpus;
 pub mod fingerprint;
+pub mod jit;
 pub mod output;
 pub mod pool;
 pub mod profile;

@@ -8,6 +8,7 @@
 
 pub mod context;
 pub mod helpers;
+pub mod jit;
 pub mod membarrier;
 pub mod registry;
 pub mod runner;

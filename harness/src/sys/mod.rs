@@ -9,7 +9,9 @@
 //! - [`kcmp`]: kcmp(2) and its types.
 //! - [`pvm`]: process_vm_readv(2) / process_vm_writev(2).
 //! - [`mem`]: mmap, mprotect, memfd.
+//! - [`code`]: generated-code rings under W^X, arm64 cache maintenance, calls into them.
 
+pub mod code;
 pub mod kcmp;
 pub mod mem;
 pub mod membarrier;
