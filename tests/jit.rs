@@ -238,3 +238,53 @@ fn workload_smoke_gives_every_verdict() {
         g.verdicts
     );
 }
+
+#[test]
+fn cli_runs_only_jit_and_writes_its_tables() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("kobench")
+        .unwrap()
+        .args([
+            "run",
+            "--only",
+            "jit",
+            "--profile",
+            "smoke",
+            "--json",
+            "-",
+            "--out",
+        ])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ws = v["workloads"].as_array().unwrap();
+    assert_eq!(ws.len(), 1);
+    assert_eq!(ws[0]["name"], "jit");
+    assert_eq!(ws[0]["status"], "completed");
+    assert!(ws[0]["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["rule"] == "MB-SYNC-CORE" && v["outcome"] == "pass"));
+    if kobench_harness::cpus::CpuSet::discover(None).unwrap().len() >= 2 {
+        let rows = ws[0]["data"]["outcomes"]["rows"].as_array().unwrap();
+        let dual = rows
+            .iter()
+            .find(|r| r[0] == "dual" && r[1] == "sync_core")
+            .unwrap();
+        assert!(
+            dual[3].as_u64().unwrap() >= 2_000,
+            "smoke target swaps: {dual:?}"
+        );
+        assert_eq!(dual[4].as_u64(), Some(0));
+    }
+}
