@@ -145,6 +145,17 @@ impl Workload for Jit {
             ));
             return Ok(());
         }
+        ctx.out.data(
+            "design",
+            json!({
+                "arch": std::env::consts::ARCH,
+                "patching": "whole-slot swap over a ring: a slot is rewritten only after every executor ran a later generation; on x86_64 the 8 code bytes are also one aligned store",
+                "maintenance": if cfg!(target_arch = "aarch64") { "DC CVAU, DSB ISH, IC IVAU, DSB ISH, ISB (line sizes from CTR_EL0)" } else { "none (coherent I/D caches); SYNC_CORE serialises the executors" },
+                "placement": "swapper on the first selected CPU, one executor on each of 1, 2, 4, ... and all other CPUs",
+                "ring_slots": {"dual": DUAL_SLOTS, "mprotect": FLIP_SLOTS},
+                "violation": "an executor loaded generation g (Acquire) and its call returned < g; counted per call",
+            }),
+        );
         let plan = plan(&cpus, &sizes);
         let per_run = sizes.budget / plan.len().max(1) as u32;
         let mut reports = Vec::new();
@@ -475,7 +486,7 @@ fn push_tables(ctx: &Context, reports: &[Report]) {
             ])
         })
         .collect();
-    ctx.out.data("outcomes", json!({"kind": "table", "title": "jit: swaps and stale-code violations per variant", "columns": ["mapping", "variant", "executors", "swaps", "violations", "stale rate 95% bound", "barrier p50 ns", "swap p50 ns", "propagation p50 ns", "swaps/s", "slot-reuse wait µs", "stopped early"], "rows": rows}));
+    ctx.out.data("outcomes", json!({"kind": "table", "title": "jit: swaps and stale-code violations per variant", "columns": ["mapping", "variant", "executors", "swaps", "violations (stale calls)", "stale rate 95% bound", "barrier p50 ns", "swap p50 ns", "propagation p50 ns", "swaps/s", "slot-reuse wait µs", "stopped early"], "rows": rows}));
     let rows: Vec<serde_json::Value> = reports
         .iter()
         .flat_map(|r| {

@@ -335,7 +335,7 @@ struct Swapper<'a> {
 }
 
 /// How long the swapper waits for executors before it calls one stuck.
-const STUCK: Duration = Duration::from_secs(2);
+const STUCK: Duration = Duration::from_secs(5);
 
 impl Swapper<'_> {
     fn over(&self) -> Option<String> {
