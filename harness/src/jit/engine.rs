@@ -218,6 +218,8 @@ pub enum EngineError {
     Barrier { after: u64, errno: Errno },
     #[error("writing the code failed after {after} swaps: {errno}")]
     Write { after: u64, errno: Errno },
+    #[error("the swapper thread panicked")]
+    Panicked,
     #[error("need at least one executor CPU, a ring of at least 2 slots, and the dual layout for the publish-first mutation")]
     Shape,
 }
@@ -318,7 +320,7 @@ pub fn run(clock: &Clock, cfg: &Config, cancel: &AtomicBool) -> Result<Report, E
             Ok(report)
         })
         .join()
-        .unwrap_or(Err(EngineError::Shape))
+        .unwrap_or(Err(EngineError::Panicked))
     })
 }
 
