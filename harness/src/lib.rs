@@ -5,12 +5,14 @@
 //! - [`timer`]: the calibrated clock; [`sample`]: the measuring loop; [`stats`]: histograms.
 //! - [`schema`]: the versioned result file; [`rules`]: the rulebook; [`fingerprint`]: the machine.
 //! - [`gates`]: the Kobicha access-gate model (SD + PIP), pure.
+//! - [`jit`]: stub encodings, W^X maps checks and the code-swap engine (executors, swapper).
 //! - [`child`]: helper processes that die with the harness; [`output`]: atomic writes.
 
 pub mod child;
 pub mod cpus;
 pub mod fingerprint;
 pub mod gates;
+pub mod jit;
 pub mod output;
 pub mod pattern;
 pub mod pool;

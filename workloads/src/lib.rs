@@ -9,6 +9,7 @@
 pub mod context;
 pub mod gates;
 pub mod helpers;
+pub mod jit;
 pub mod kcmp;
 pub mod membarrier;
 pub mod process_vm;

@@ -97,6 +97,17 @@ impl Mapping {
         Ok(())
     }
 
+    /// `mprotect` over `[off, off+len)` of the mapping (`off` page-aligned).
+    pub fn protect_range(&self, off: usize, len: usize, prot: Prot) -> Result<(), Errno> {
+        assert!(off + len <= self.len);
+        // SAFETY: the range lies inside this mapping (asserted above).
+        check(
+            unsafe { libc::mprotect(self.ptr.add(off) as *mut libc::c_void, len, prot.raw()) }
+                as libc::c_long,
+        )
+        .map(|_| ())
+    }
+
     /// `madvise` over `[off, off+len)` of the mapping.
     pub fn advise(&self, off: usize, len: usize, advice: i32) -> Result<(), Errno> {
         assert!(off + len <= self.len);

@@ -11,8 +11,10 @@
 //! - [`pvm`]: process_vm_readv(2) / process_vm_writev(2).
 //! - [`mem`]: mmap, mprotect, memfd.
 //! - [`clone`]: parked clone children (kcmp relationships); [`ioprio`], [`sysvsem`], [`epoll`]: what they share.
+//! - [`code`]: generated-code rings under W^X, arm64 cache maintenance, calls into them.
 
 pub mod clone;
+pub mod code;
 pub mod creds;
 pub mod epoll;
 pub mod ioprio;
