@@ -2,6 +2,7 @@
 
 mod cli;
 mod cmd_info;
+mod cmd_litmus;
 mod cmd_run;
 mod exit;
 
@@ -35,5 +36,6 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Env(a) => cmd_info::env(a),
         cli::Command::Rules(a) => cmd_info::rules(a),
         cli::Command::List(a) => cmd_info::list(a),
+        cli::Command::Litmus(a) => cmd_litmus::run(a),
     }
 }

@@ -5,10 +5,12 @@
 //! - [`timer`]: the calibrated clock; [`sample`]: the measuring loop; [`stats`]: histograms.
 //! - [`schema`]: the versioned result file; [`rules`]: the rulebook; [`fingerprint`]: the machine.
 //! - [`child`]: helper processes that die with the harness; [`output`]: atomic writes.
+//! - [`litmus`]: litmus tests (SB, MP, membarrier variants) on pinned workers.
 
 pub mod child;
 pub mod cpus;
 pub mod fingerprint;
+pub mod litmus;
 pub mod output;
 pub mod pool;
 pub mod profile;

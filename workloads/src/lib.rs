@@ -9,6 +9,7 @@
 pub mod context;
 pub mod helpers;
 pub mod membarrier;
+pub mod ordering;
 pub mod registry;
 pub mod runner;
 

@@ -6,6 +6,7 @@ use crate::Workload;
 pub fn registry() -> Vec<Box<dyn Workload>> {
     vec![
         Box::new(crate::membarrier::Membarrier),
+        Box::new(crate::ordering::OrderingWorkload),
     ]
 }
 
@@ -23,4 +24,5 @@ pub const HELPERS: &[(&str, HelperMain)] = &[
     ("mb-after-exec", crate::membarrier::helper_after_exec),
     ("mb-unpriv", crate::membarrier::helper_unpriv),
     ("mb-regcost", crate::membarrier::helper_regcost),
+    ("litmus-fast", crate::ordering::helper_fast),
 ];
