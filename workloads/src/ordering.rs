@@ -96,10 +96,16 @@ fn run_cross_process(test: &Test, cfg: &Config, clock: &Clock, helper_exe: &Path
         return Err(cross_err("never marked itself ready"));
     }
     let result = std::sync::Mutex::new(None);
+    let finished = AtomicBool::new(false);
     with_workers(&cfg.cpus[..1], Duration::from_secs(10), &|wk| {
         let stop = || cancel.load(Ordering::Relaxed) || wk.should_stop();
         *result.lock().unwrap_or_else(|e| e.into_inner()) = Some(engine::lead(w, &l, test, cfg, clock, &stop));
-    }, |_| ())?;
+        finished.store(true, Ordering::Release);
+    }, |_| {
+        while !finished.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    })?;
     let r = result.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Err(cross_err("leader never ran")));
     let _ = h.recv::<serde_json::Value>(Duration::from_secs(5));
     let _ = h.finish(Duration::from_secs(5));
