@@ -18,7 +18,10 @@ fn ctx() -> Context {
 fn two_cpus(ctx: &Context) -> Option<Vec<usize>> {
     let c = ordering::pick_cpus(ctx);
     if c.is_none() {
-        eprintln!("skip: litmus tests need 2 CPUs, this machine allows {}", ctx.cpus.len());
+        eprintln!(
+            "skip: litmus tests need 2 CPUs, this machine allows {}",
+            ctx.cpus.len()
+        );
     }
     c
 }
@@ -39,7 +42,11 @@ fn sb_positive_control_counts_relaxed_outcomes() {
     // even if a loaded machine cuts the overlap a hundredfold.
     let c = run(&ctx, "SB+compilers", &cpus, 200_000);
     assert!(c.total >= 200_000, "{c:?}");
-    assert!(c.positive > 0, "SB positive control saw no relaxed outcome in {}", c.total);
+    assert!(
+        c.positive > 0,
+        "SB positive control saw no relaxed outcome in {}",
+        c.total
+    );
     assert_eq!(c.states.iter().map(|s| s.1).sum::<u64>(), c.total);
     let t = litmus::find("SB+compilers").unwrap();
     assert_eq!(ordering::verdict_for(&t, &c, None).outcome, Outcome::Pass);
@@ -49,11 +56,22 @@ fn sb_positive_control_counts_relaxed_outcomes() {
 fn membarrier_variants_never_show_the_forbidden_outcome() {
     let ctx = ctx();
     let Some(cpus) = two_cpus(&ctx) else { return };
-    for name in ["SB+mb-private-expedited", "MP+mb-private-expedited", "SB+xproc+mb-global-expedited"] {
+    for name in [
+        "SB+mb-private-expedited",
+        "MP+mb-private-expedited",
+        "SB+xproc+mb-global-expedited",
+    ] {
         let c = run(&ctx, name, &cpus, 40_960);
         assert_eq!(c.total, 40_960, "{name}");
-        assert_eq!(c.positive, 0, "{name}: forbidden outcome seen: {:?}", c.states);
-        assert_eq!(c.barrier_calls, 40_960, "{name}: one membarrier per instance");
+        assert_eq!(
+            c.positive, 0,
+            "{name}: forbidden outcome seen: {:?}",
+            c.states
+        );
+        assert_eq!(
+            c.barrier_calls, 40_960,
+            "{name}: one membarrier per instance"
+        );
     }
 }
 
@@ -77,13 +95,21 @@ fn workload_smoke_run_has_tables_and_no_failures() {
     let Some(_) = two_cpus(&ctx) else { return };
     kobench_workloads::Workload::run(&ordering::OrderingWorkload, &ctx).unwrap();
     let g = ctx.out.snapshot();
-    let fails: Vec<_> = g.verdicts.iter().filter(|v| v.outcome == Outcome::Fail).collect();
+    let fails: Vec<_> = g
+        .verdicts
+        .iter()
+        .filter(|v| v.outcome == Outcome::Fail)
+        .collect();
     assert!(fails.is_empty(), "{fails:#?}");
     for key in ["tests", "rates", "outcomes", "break_even"] {
         assert!(g.data.contains_key(key), "missing data {key}");
     }
     assert_eq!(g.data["rates"]["kind"], "table");
-    let mb = g.verdicts.iter().filter(|v| v.rule == "MB-ORDER-PRIVATE" && v.check.contains("membarrier(")).count();
+    let mb = g
+        .verdicts
+        .iter()
+        .filter(|v| v.rule == "MB-ORDER-PRIVATE" && v.check.contains("membarrier("))
+        .count();
     assert!(mb >= 10, "SB and MP for every supported command: {mb}");
     assert!(g.verdicts.iter().any(|v| v.rule == "MB-ORDER-GLOBAL"));
 }
@@ -99,8 +125,16 @@ fn cli_refuses_bad_names_and_iteration_counts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("unknown litmus test 'SB+nonsense'"), "{err}");
-    for (n, why) in [("0", "at least 1"), ("-3", "positive"), ("ten", "not a whole number"), ("1000000000000", "too large")] {
-        let out = kobench().args(["litmus", "SB", "--iterations", n]).output().unwrap();
+    for (n, why) in [
+        ("0", "at least 1"),
+        ("-3", "positive"),
+        ("ten", "not a whole number"),
+        ("1000000000000", "too large"),
+    ] {
+        let out = kobench()
+            .args(["litmus", "SB", "--iterations", n])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{n}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -111,7 +145,11 @@ fn cli_refuses_bad_names_and_iteration_counts() {
     let out = kobench().args(["litmus", "--list"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let list = String::from_utf8_lossy(&out.stdout);
-    for name in ["SB+mb-global-expedited", "MP+xproc+mb-global", "SB+mutation"] {
+    for name in [
+        "SB+mb-global-expedited",
+        "MP+xproc+mb-global",
+        "SB+mutation",
+    ] {
         assert!(list.contains(name), "{list}");
     }
 }

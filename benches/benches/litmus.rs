@@ -22,7 +22,9 @@ fn bench(c: &mut Criterion) {
     let (clock, _) = Clock::calibrate(Duration::from_millis(50));
     let cancel = AtomicBool::new(false);
     let mut g = c.benchmark_group("litmus");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     for name in ["SB+compilers", "MP+swapped", "SB+mb-private-expedited"] {
         let test = litmus::find(name).expect("known test");
         let cfg = Config::new(vec![a, b], 4096, Duration::from_secs(60));
@@ -34,7 +36,8 @@ fn bench(c: &mut Criterion) {
                 let mut cfg = cfg.clone();
                 cfg.iterations = iters * cfg.batch as u64;
                 let t = Instant::now();
-                let counts = engine::run_in_process(&test, &cfg, &clock, &cancel).expect("litmus run");
+                let counts =
+                    engine::run_in_process(&test, &cfg, &clock, &cancel).expect("litmus run");
                 let el = t.elapsed();
                 positive += counts.positive;
                 total += counts.total;

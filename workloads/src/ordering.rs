@@ -19,8 +19,8 @@ use kobench_harness::pool::{pin_current, with_workers, Placement};
 use kobench_harness::profile::Profile;
 use kobench_harness::schema::{Measurement, Verdict};
 use kobench_harness::stats::{median, new_histogram, Summary};
-use kobench_harness::sys::membarrier::{self as mb, Cmd};
 use kobench_harness::sys::mem::{memfd, Mapping, Prot};
+use kobench_harness::sys::membarrier::{self as mb, Cmd};
 use kobench_harness::timer::Clock;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -38,7 +38,12 @@ pub fn iterations(p: Profile) -> u64 {
 
 /// Time budget per test, per profile (a test stops at whichever comes first).
 pub fn time_budget(p: Profile) -> Duration {
-    p.pick(Duration::from_millis(150), Duration::from_millis(300), Duration::from_secs(300), Duration::from_secs(1800))
+    p.pick(
+        Duration::from_millis(150),
+        Duration::from_millis(300),
+        Duration::from_secs(300),
+        Duration::from_secs(1800),
+    )
 }
 
 /// Slow-side instances per GLOBAL call (synchronize_rcu takes milliseconds).
@@ -50,7 +55,10 @@ pub fn global_group(p: Profile) -> usize {
 pub fn pick_cpus(ctx: &Context) -> Option<Vec<usize>> {
     let ids = ctx.cpus.ids();
     let a = *ids.first()?;
-    let b = ctx.cpus.distinct_core_from(a).or_else(|| ids.get(1).copied())?;
+    let b = ctx
+        .cpus
+        .distinct_core_from(a)
+        .or_else(|| ids.get(1).copied())?;
     Some(vec![a, b])
 }
 
@@ -64,7 +72,13 @@ pub fn config_for(test: &Test, cpus: Vec<usize>, profile: Profile) -> Config {
 }
 
 /// Runs one test (in-process or across processes) in `cfg`.
-pub fn run_test(test: &Test, cfg: &Config, clock: &Clock, helper_exe: &Path, cancel: &AtomicBool) -> Result<Counts, LitmusError> {
+pub fn run_test(
+    test: &Test,
+    cfg: &Config,
+    clock: &Clock,
+    helper_exe: &Path,
+    cancel: &AtomicBool,
+) -> Result<Counts, LitmusError> {
     engine::register_for(test).map_err(|errno| LitmusError::Barrier { thread: 0, errno })?;
     if test.cross_process {
         run_cross_process(test, cfg, clock, helper_exe, cancel)
@@ -78,14 +92,29 @@ fn cross_err(m: impl std::fmt::Display) -> LitmusError {
 }
 
 /// The fast side (thread 1) in a helper process that maps the same memfd.
-fn run_cross_process(test: &Test, cfg: &Config, clock: &Clock, helper_exe: &Path, cancel: &AtomicBool) -> Result<Counts, LitmusError> {
+fn run_cross_process(
+    test: &Test,
+    cfg: &Config,
+    clock: &Clock,
+    helper_exe: &Path,
+    cancel: &AtomicBool,
+) -> Result<Counts, LitmusError> {
     let l = Layout::new(test, cfg.batch, cfg.group, cfg.stride)?;
     let fd = memfd("kobench-litmus", l.bytes()).map_err(LitmusError::Map)?;
-    let map = Mapping::shared_fd(fd.as_raw_fd(), l.bytes(), Prot::ReadWrite).map_err(LitmusError::Map)?;
+    let map =
+        Mapping::shared_fd(fd.as_raw_fd(), l.bytes(), Prot::ReadWrite).map_err(LitmusError::Map)?;
     let w = map.words();
     let path = format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd());
     let idle = cfg.time_budget + Duration::from_secs(30);
-    let args = vec![path, test.name.clone(), cfg.batch.to_string(), cfg.group.to_string(), cfg.stride.to_string(), cfg.cpus[1].to_string(), idle.as_secs().to_string()];
+    let args = vec![
+        path,
+        test.name.clone(),
+        cfg.batch.to_string(),
+        cfg.group.to_string(),
+        cfg.stride.to_string(),
+        cfg.cpus[1].to_string(),
+        idle.as_secs().to_string(),
+    ];
     // Kept in this thread: PDEATHSIG follows the spawning thread.
     let mut h = Helper::spawn(helper_exe, "litmus-fast", &args).map_err(cross_err)?;
     let ready: serde_json::Value = h.recv(Duration::from_secs(30)).map_err(cross_err)?;
@@ -97,16 +126,25 @@ fn run_cross_process(test: &Test, cfg: &Config, clock: &Clock, helper_exe: &Path
     }
     let result = std::sync::Mutex::new(None);
     let finished = AtomicBool::new(false);
-    with_workers(&cfg.cpus[..1], Duration::from_secs(10), &|wk| {
-        let stop = || cancel.load(Ordering::Relaxed) || wk.should_stop();
-        *result.lock().unwrap_or_else(|e| e.into_inner()) = Some(engine::lead(w, &l, test, cfg, clock, &stop));
-        finished.store(true, Ordering::Release);
-    }, |_| {
-        while !finished.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    })?;
-    let r = result.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Err(cross_err("leader never ran")));
+    with_workers(
+        &cfg.cpus[..1],
+        Duration::from_secs(10),
+        &|wk| {
+            let stop = || cancel.load(Ordering::Relaxed) || wk.should_stop();
+            *result.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(engine::lead(w, &l, test, cfg, clock, &stop));
+            finished.store(true, Ordering::Release);
+        },
+        |_| {
+            while !finished.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        },
+    )?;
+    let r = result
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(|| Err(cross_err("leader never ran")));
     let _ = h.recv::<serde_json::Value>(Duration::from_secs(5));
     let _ = h.finish(Duration::from_secs(5));
     r
@@ -122,11 +160,15 @@ pub fn helper_fast(args: &[String]) -> i32 {
     let [path, name, batch, group, stride, cpu, idle] = args else {
         return fail(format!("litmus-fast needs 7 arguments, got {}", args.len()));
     };
-    let num = |s: &str| s.parse::<usize>().map_err(|e| format!("bad number '{s}': {e}"));
-    let (batch, group, stride, cpu, idle) = match (num(batch), num(group), num(stride), num(cpu), num(idle)) {
-        (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
-        _ => return fail("bad numeric argument".into()),
+    let num = |s: &str| {
+        s.parse::<usize>()
+            .map_err(|e| format!("bad number '{s}': {e}"))
     };
+    let (batch, group, stride, cpu, idle) =
+        match (num(batch), num(group), num(stride), num(cpu), num(idle)) {
+            (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
+            _ => return fail("bad numeric argument".into()),
+        };
     let Some(test) = litmus::find(name) else {
         return fail(format!("unknown test {name}"));
     };
@@ -135,7 +177,11 @@ pub fn helper_fast(args: &[String]) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(e.to_string()),
     };
-    let file = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) => return fail(format!("open {path}: {e}")),
     };
@@ -147,8 +193,18 @@ pub fn helper_fast(args: &[String]) -> i32 {
         return fail(e.to_string());
     }
     let (clock, _) = Clock::calibrate(Duration::from_millis(10));
-    reply(&json!({ "ready": true, "register_global_expedited": kobench_harness::sys::outcome(&registered) }));
-    let r = engine::follow(map.words(), &l, &test, 1, &clock, &|| false, Duration::from_secs(idle as u64));
+    reply(
+        &json!({ "ready": true, "register_global_expedited": kobench_harness::sys::outcome(&registered) }),
+    );
+    let r = engine::follow(
+        map.words(),
+        &l,
+        &test,
+        1,
+        &clock,
+        &|| false,
+        Duration::from_secs(idle as u64),
+    );
     reply(&json!({ "done": r.as_ref().err().map(|e| e.to_string()) }));
     0
 }
@@ -169,8 +225,27 @@ fn rule_of(t: &Test) -> &'static str {
 /// The verdict for one test given its counts and its control's (same configuration).
 pub fn verdict_for(t: &Test, c: &Counts, control: Option<&Counts>) -> Verdict {
     // On x86 an MP control is forbidden by TSO: judge it as the Never it is.
-    let j = judge(t.expect(), if t.role == Role::Control && t.expect() == Expect::Never { Role::Sanity } else { t.role }, c.observed(), control.map(|k| k.observed()));
-    let check = format!("{}: {} | {} ({})", t.name, t.code(0), t.code(1), if t.cross_process { "two processes" } else { "one process" });
+    let j = judge(
+        t.expect(),
+        if t.role == Role::Control && t.expect() == Expect::Never {
+            Role::Sanity
+        } else {
+            t.role
+        },
+        c.observed(),
+        control.map(|k| k.observed()),
+    );
+    let check = format!(
+        "{}: {} | {} ({})",
+        t.name,
+        t.code(0),
+        t.code(1),
+        if t.cross_process {
+            "two processes"
+        } else {
+            "one process"
+        }
+    );
     Verdict {
         rule: rule_of(t).into(),
         check,
@@ -184,11 +259,21 @@ pub fn verdict_for(t: &Test, c: &Counts, control: Option<&Counts>) -> Verdict {
 fn rate_row(t: &Test, c: &Counts) -> serde_json::Value {
     let o = c.observed();
     json!([
-        t.name, o.observation(), o.positive, o.total,
+        t.name,
+        o.observation(),
+        o.positive,
+        o.total,
         format!("{:.4} %", o.rate() * 100.0),
-        c.outcomes_per_s().round(), c.positive_per_s().round(),
-        if o.positive == 0 { format!("{:.2e}", upper_bound_95(o.total)) } else { String::new() },
-        (c.period_ns * 10.0).round() / 10.0, c.barrier_calls, c.shape,
+        c.outcomes_per_s().round(),
+        c.positive_per_s().round(),
+        if o.positive == 0 {
+            format!("{:.2e}", upper_bound_95(o.total))
+        } else {
+            String::new()
+        },
+        (c.period_ns * 10.0).round() / 10.0,
+        c.barrier_calls,
+        c.shape,
     ])
 }
 
@@ -196,7 +281,21 @@ fn rate_row(t: &Test, c: &Counts) -> serde_json::Value {
 pub fn expectations_table() -> serde_json::Value {
     let rows: Vec<serde_json::Value> = litmus::catalog()
         .iter()
-        .map(|t| json!([t.name, t.code(0), t.code(1), t.condition_text(), t.expect_x86_64.as_str(), t.expect_weak.as_str(), format!("{:?}", t.role), t.control_x86_64.clone().unwrap_or_default(), t.control_weak.clone().unwrap_or_default(), if t.test_only { "test-only" } else { "" }, t.note]))
+        .map(|t| {
+            json!([
+                t.name,
+                t.code(0),
+                t.code(1),
+                t.condition_text(),
+                t.expect_x86_64.as_str(),
+                t.expect_weak.as_str(),
+                format!("{:?}", t.role),
+                t.control_x86_64.clone().unwrap_or_default(),
+                t.control_weak.clone().unwrap_or_default(),
+                if t.test_only { "test-only" } else { "" },
+                t.note
+            ])
+        })
         .collect();
     json!({"kind": "table", "title": "litmus tests: code, condition, expectation per architecture (x86_64 = x86-TSO; weak = aarch64/Power/RISC-V)", "columns": ["test", "P0 (slow)", "P1 (fast)", "condition", "x86_64", "weak", "role", "control x86_64", "control weak", "", "note"], "rows": rows})
 }
@@ -214,7 +313,14 @@ fn measurement(t: &Test, c: &Counts) -> Measurement {
     let mut derived = BTreeMap::new();
     derived.insert("positive_rate".into(), c.observed().rate());
     derived.insert("positive_per_s".into(), c.positive_per_s());
-    Measurement { id: format!("ordering/litmus/{}", t.name), unit: "ops/s".into(), smaller_is_better: false, params, summary: Summary::of(&h), derived }
+    Measurement {
+        id: format!("ordering/litmus/{}", t.name),
+        unit: "ops/s".into(),
+        smaller_is_better: false,
+        params,
+        summary: Summary::of(&h),
+        derived,
+    }
 }
 
 /// Break-even figures for one machine.
@@ -241,7 +347,9 @@ impl BreakEven {
 }
 
 fn fast_loop_ns(clock: &Clock, fence_kind: bool, n: u64) -> f64 {
-    let cells: Vec<std::sync::atomic::AtomicU64> = (0..64).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
+    let cells: Vec<std::sync::atomic::AtomicU64> = (0..64)
+        .map(|_| std::sync::atomic::AtomicU64::new(0))
+        .collect();
     let (x, y) = (&cells[0], &cells[32]);
     let mut acc = 0u64;
     let t0 = clock.now();
@@ -267,38 +375,57 @@ pub fn break_even(ctx: &Context, cpus: &[usize], mask: i64) -> Result<BreakEven,
     let calls = ctx.profile.pick(200, 2_000, 20_000, 100_000);
     let global_calls = ctx.profile.pick(2, 5, 20, 50);
     let out = std::sync::Mutex::new(None);
-    with_workers(cpus, Duration::from_secs(10), &|w| {
-        if w.index != 0 {
-            return w.run_placement(Placement::Spin);
-        }
-        let cb: Vec<f64> = (0..reps).map(|_| fast_loop_ns(&ctx.clock, false, n)).collect();
-        let fe: Vec<f64> = (0..reps).map(|_| fast_loop_ns(&ctx.clock, true, n)).collect();
-        let mut slow = Vec::new();
-        for c in Cmd::BARRIERS {
-            if !supported(mask, c) || ctx.cancelled() {
-                continue;
+    with_workers(
+        cpus,
+        Duration::from_secs(10),
+        &|w| {
+            if w.index != 0 {
+                return w.run_placement(Placement::Spin);
             }
-            let k = if c == Cmd::Global { global_calls } else { calls };
-            let mut ns = Vec::with_capacity(k);
-            for _ in 0..k {
-                let t0 = ctx.clock.now();
-                if mb::call(c).is_err() {
-                    break;
+            let cb: Vec<f64> = (0..reps)
+                .map(|_| fast_loop_ns(&ctx.clock, false, n))
+                .collect();
+            let fe: Vec<f64> = (0..reps)
+                .map(|_| fast_loop_ns(&ctx.clock, true, n))
+                .collect();
+            let mut slow = Vec::new();
+            for c in Cmd::BARRIERS {
+                if !supported(mask, c) || ctx.cancelled() {
+                    continue;
                 }
-                ns.push(ctx.clock.interval_ns(t0, ctx.clock.now()) as f64);
+                let k = if c == Cmd::Global {
+                    global_calls
+                } else {
+                    calls
+                };
+                let mut ns = Vec::with_capacity(k);
+                for _ in 0..k {
+                    let t0 = ctx.clock.now();
+                    if mb::call(c).is_err() {
+                        break;
+                    }
+                    ns.push(ctx.clock.interval_ns(t0, ctx.clock.now()) as f64);
+                }
+                if let Some(m) = median(&ns) {
+                    slow.push((c, m));
+                }
             }
-            if let Some(m) = median(&ns) {
-                slow.push((c, m));
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(BreakEven {
+                fast_compiler_ns: median(&cb).unwrap_or(0.0),
+                fast_fence_ns: median(&fe).unwrap_or(0.0),
+                slow_ns: slow,
+            });
+            w.set_count(1);
+        },
+        |ws| {
+            while ws.counts()[0] == 0 && !ctx.cancelled() {
+                std::thread::sleep(Duration::from_millis(5));
             }
-        }
-        *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(BreakEven { fast_compiler_ns: median(&cb).unwrap_or(0.0), fast_fence_ns: median(&fe).unwrap_or(0.0), slow_ns: slow });
-        w.set_count(1);
-    }, |ws| {
-        while ws.counts()[0] == 0 && !ctx.cancelled() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    })?;
-    out.into_inner().unwrap_or_else(|e| e.into_inner()).ok_or_else(|| LitmusError::Config("break-even did not run".into()))
+        },
+    )?;
+    out.into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .ok_or_else(|| LitmusError::Config("break-even did not run".into()))
 }
 
 fn one_value(v: f64) -> Summary {
@@ -308,15 +435,54 @@ fn one_value(v: f64) -> Summary {
 }
 
 fn push_break_even(ctx: &Context, b: &BreakEven) {
-    let m = |id: &str, ns: f64, params: BTreeMap<String, serde_json::Value>, derived: BTreeMap<String, f64>| Measurement { id: id.into(), unit: "ns".into(), smaller_is_better: true, params, summary: one_value(ns), derived };
-    ctx.out.measurement(m("ordering/break_even/fast/compiler_barrier", b.fast_compiler_ns, BTreeMap::from([("variant".into(), json!("store; compiler barrier; load"))]), BTreeMap::new()));
-    ctx.out.measurement(m("ordering/break_even/fast/full_fence", b.fast_fence_ns, BTreeMap::from([("variant".into(), json!("store; fence(SeqCst); load"))]), BTreeMap::from([("ratio_to_compiler_barrier".into(), b.fast_fence_ns / b.fast_compiler_ns.max(1e-3))])));
+    let m = |id: &str,
+             ns: f64,
+             params: BTreeMap<String, serde_json::Value>,
+             derived: BTreeMap<String, f64>| Measurement {
+        id: id.into(),
+        unit: "ns".into(),
+        smaller_is_better: true,
+        params,
+        summary: one_value(ns),
+        derived,
+    };
+    ctx.out.measurement(m(
+        "ordering/break_even/fast/compiler_barrier",
+        b.fast_compiler_ns,
+        BTreeMap::from([("variant".into(), json!("store; compiler barrier; load"))]),
+        BTreeMap::new(),
+    ));
+    ctx.out.measurement(m(
+        "ordering/break_even/fast/full_fence",
+        b.fast_fence_ns,
+        BTreeMap::from([("variant".into(), json!("store; fence(SeqCst); load"))]),
+        BTreeMap::from([(
+            "ratio_to_compiler_barrier".into(),
+            b.fast_fence_ns / b.fast_compiler_ns.max(1e-3),
+        )]),
+    ));
     let mut rows = Vec::new();
     for (c, ns) in &b.slow_ns {
         let k = b.fast_ops_per_call(*ns);
         let f = b.break_even_calls_per_s(*ns);
-        ctx.out.measurement(m(&format!("ordering/break_even/slow/{}", c.name()), *ns, BTreeMap::from([("command".into(), json!(c.name())), ("placement".into(), json!("spin"))]), BTreeMap::from([("fast_ops_per_call".into(), k), ("break_even_calls_per_s".into(), f)])));
-        rows.push(json!([c.name(), (ns * 10.0).round() / 10.0, k.round(), f.round()]));
+        ctx.out.measurement(m(
+            &format!("ordering/break_even/slow/{}", c.name()),
+            *ns,
+            BTreeMap::from([
+                ("command".into(), json!(c.name())),
+                ("placement".into(), json!("spin")),
+            ]),
+            BTreeMap::from([
+                ("fast_ops_per_call".into(), k),
+                ("break_even_calls_per_s".into(), f),
+            ]),
+        ));
+        rows.push(json!([
+            c.name(),
+            (ns * 10.0).round() / 10.0,
+            k.round(),
+            f.round()
+        ]));
     }
     ctx.out.data("break_even", json!({
         "kind": "table",
@@ -349,7 +515,12 @@ impl Workload for OrderingWorkload {
     }
 
     fn deadline(&self, ctx: &Context) -> Duration {
-        ctx.profile.pick(Duration::from_secs(60), Duration::from_secs(90), Duration::from_secs(3600), Duration::from_secs(4 * 3600))
+        ctx.profile.pick(
+            Duration::from_secs(60),
+            Duration::from_secs(90),
+            Duration::from_secs(3600),
+            Duration::from_secs(4 * 3600),
+        )
     }
 
     fn run(&self, ctx: &Context) -> anyhow::Result<()> {
@@ -363,7 +534,10 @@ impl Workload for OrderingWorkload {
             }
         }
         ctx.out.data("tests", expectations_table());
-        let tests: Vec<Test> = litmus::catalog().into_iter().filter(|t| !t.test_only).collect();
+        let tests: Vec<Test> = litmus::catalog()
+            .into_iter()
+            .filter(|t| !t.test_only)
+            .collect();
         let mut controls: HashMap<(String, String), Counts> = HashMap::new();
         let mut tables = Vec::new();
         let mut rates = Vec::new();
@@ -374,7 +548,11 @@ impl Workload for OrderingWorkload {
             }
             if let Some(c) = t.command() {
                 if !supported(mask, c) {
-                    ctx.out.verdict(Verdict::skip(rule_of(t), &t.name, format!("{} not in the QUERY mask {mask:#x}", c.name())));
+                    ctx.out.verdict(Verdict::skip(
+                        rule_of(t),
+                        &t.name,
+                        format!("{} not in the QUERY mask {mask:#x}", c.name()),
+                    ));
                     continue;
                 }
             }
@@ -383,7 +561,13 @@ impl Workload for OrderingWorkload {
             let counts = match run_test(t, &cfg, &ctx.clock, &ctx.helper_exe, &ctx.cancel) {
                 Ok(c) => c,
                 Err(e) => {
-                    ctx.out.verdict(Verdict { outcome: kobench_harness::Outcome::Fail, ..Verdict::info(rule_of(t), &t.name, "") }.with_note(format!("the test could not run: {e}")));
+                    ctx.out.verdict(
+                        Verdict {
+                            outcome: kobench_harness::Outcome::Fail,
+                            ..Verdict::info(rule_of(t), &t.name, "")
+                        }
+                        .with_note(format!("the test could not run: {e}")),
+                    );
                     continue;
                 }
             };
@@ -393,10 +577,13 @@ impl Workload for OrderingWorkload {
                     let key = (name.to_string(), cfg.shape());
                     if !controls.contains_key(&key) {
                         if let Some(ct) = litmus::find(name) {
-                            ctx.out.progress(&format!("ordering: {name} (control, {})", cfg.shape()));
+                            ctx.out
+                                .progress(&format!("ordering: {name} (control, {})", cfg.shape()));
                             let mut ccfg = cfg.clone();
                             ccfg.iterations = ccfg.iterations.min(iterations(ctx.profile));
-                            if let Ok(cc) = run_test(&ct, &ccfg, &ctx.clock, &ctx.helper_exe, &ctx.cancel) {
+                            if let Ok(cc) =
+                                run_test(&ct, &ccfg, &ctx.clock, &ctx.helper_exe, &ctx.cancel)
+                            {
                                 controls.insert(key.clone(), cc);
                             }
                         }
@@ -411,7 +598,9 @@ impl Workload for OrderingWorkload {
             rates.push(rate_row(t, &counts));
             texts.push(counts.litmus_text(t));
             if t.role == Role::Control {
-                controls.entry((t.name.clone(), cfg.shape())).or_insert(counts);
+                controls
+                    .entry((t.name.clone(), cfg.shape()))
+                    .or_insert(counts);
             }
             ctx.out.data("outcomes", json!(tables));
             ctx.out.data("rates", json!({"kind": "table", "title": "litmus rates: every test (positive = instances meeting the condition; bound = 95 % upper bound on the rate when Never)", "columns": ["test", "observation", "positive", "instances", "rate", "outcomes/s", "positive/s", "bound (Never)", "period ns", "barrier calls", "configuration"], "rows": rates}));

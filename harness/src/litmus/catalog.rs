@@ -40,19 +40,27 @@ struct Spec {
     fast: Barrier,
     expect: (Expect, Expect),
     role: Role,
+    /// Whether a positive control judges this test (every test but the control itself).
     control: bool,
     test_only: bool,
     note: &'static str,
 }
 
-fn spec(suffix: &str, slow: Barrier, fast: Barrier, expect: (Expect, Expect), role: Role, note: &'static str) -> Spec {
+fn spec(
+    suffix: &str,
+    slow: Barrier,
+    fast: Barrier,
+    expect: (Expect, Expect),
+    role: Role,
+    note: &'static str,
+) -> Spec {
     Spec {
         suffix: suffix.into(),
         slow,
         fast,
         expect,
         role,
-        control: !matches!(role, Role::Control),
+        control: true,
         test_only: false,
         note,
     }
@@ -61,8 +69,10 @@ fn spec(suffix: &str, slow: Barrier, fast: Barrier, expect: (Expect, Expect), ro
 fn sb(s: Spec, xproc: bool) -> Test {
     let x = if xproc { "+xproc" } else { "" };
     let ctl = format!("SB{x}+compilers");
+    let name = format!("SB{x}{}", s.suffix);
+    let control = s.control && name != ctl;
     Test {
-        name: format!("SB{x}{}", s.suffix),
+        name,
         family: "SB",
         locs: SB_LOCS,
         threads: vec![
@@ -73,8 +83,8 @@ fn sb(s: Spec, xproc: bool) -> Test {
         expect_x86_64: s.expect.0,
         expect_weak: s.expect.1,
         role: s.role,
-        control_x86_64: s.control.then(|| ctl.clone()),
-        control_weak: s.control.then_some(ctl),
+        control_x86_64: control.then(|| ctl.clone()),
+        control_weak: control.then_some(ctl),
         cross_process: xproc,
         test_only: s.test_only,
         note: s.note,
@@ -88,8 +98,9 @@ fn mp(s: Spec, xproc: bool, swapped: bool) -> Test {
     } else {
         vec![ld(1, 0), Op::Barrier(s.slow), ld(0, 1)]
     };
+    let name = format!("MP{x}{}", s.suffix);
+    let (ctl_x86, ctl_weak) = (format!("MP{x}+swapped"), format!("MP{x}+compilers"));
     Test {
-        name: format!("MP{x}{}", s.suffix),
         family: "MP",
         locs: SB_LOCS,
         threads: vec![reader, vec![st(0), Op::Barrier(s.fast), st(1)]],
@@ -97,8 +108,9 @@ fn mp(s: Spec, xproc: bool, swapped: bool) -> Test {
         expect_x86_64: s.expect.0,
         expect_weak: s.expect.1,
         role: s.role,
-        control_x86_64: s.control.then(|| format!("MP{x}+swapped")),
-        control_weak: s.control.then(|| format!("MP{x}+compilers")),
+        control_x86_64: (s.control && name != ctl_x86).then_some(ctl_x86),
+        control_weak: (s.control && name != ctl_weak).then_some(ctl_weak),
+        name,
         cross_process: xproc,
         test_only: s.test_only,
         note: s.note,
@@ -110,43 +122,199 @@ use Expect::{Allowed, Never, Sometimes};
 /// Every test, in the order the workload runs them (controls first).
 pub fn catalog() -> Vec<Test> {
     let mut v = Vec::new();
-    let private = [Cmd::PrivateExpedited, Cmd::PrivateExpeditedSyncCore, Cmd::PrivateExpeditedRseq, Cmd::GlobalExpedited, Cmd::Global];
-    let ctl = |suffix: &str, slow, fast, note| spec(suffix, slow, fast, (Sometimes, Sometimes), Role::Control, note);
+    let private = [
+        Cmd::PrivateExpedited,
+        Cmd::PrivateExpeditedSyncCore,
+        Cmd::PrivateExpeditedRseq,
+        Cmd::GlobalExpedited,
+        Cmd::Global,
+    ];
+    let ctl = |suffix: &str, slow, fast, note| {
+        spec(
+            suffix,
+            slow,
+            fast,
+            (Sometimes, Sometimes),
+            Role::Control,
+            note,
+        )
+    };
     // --- SB, in one process.
-    v.push(sb(ctl("", Barrier::None, Barrier::None, "SB with no barrier: allowed on every architecture, x86-TSO included"), false));
-    v.push(sb(ctl("+compilers", Barrier::Compiler, Barrier::Compiler, "positive control of the SB membarrier variants: same code, compiler barriers only"), false));
-    v.push(sb(spec("+fences", Barrier::Fence, Barrier::Fence, (Never, Never), Role::Sanity, "SB+mfences: a full fence on both sides forbids it"), false));
+    v.push(sb(
+        ctl(
+            "",
+            Barrier::None,
+            Barrier::None,
+            "SB with no barrier: allowed on every architecture, x86-TSO included",
+        ),
+        false,
+    ));
+    v.push(sb(
+        ctl(
+            "+compilers",
+            Barrier::Compiler,
+            Barrier::Compiler,
+            "positive control of the SB membarrier variants: same code, compiler barriers only",
+        ),
+        false,
+    ));
+    v.push(sb(
+        spec(
+            "+fences",
+            Barrier::Fence,
+            Barrier::Fence,
+            (Never, Never),
+            Role::Sanity,
+            "SB+mfences: a full fence on both sides forbids it",
+        ),
+        false,
+    ));
     v.push(sb(spec("+fence+compiler", Barrier::Fence, Barrier::Compiler, (Allowed, Allowed), Role::Info, "a fence on one side only does not forbid it: why the slow side needs membarrier, not a fence"), false));
     for c in private {
-        v.push(sb(spec(&format!("+{}", cmd_slug(c)), Barrier::Membarrier(c), Barrier::Compiler, (Never, Never), Role::Rule("MB-ORDER-PRIVATE"), "scenario A of kernel/sched/membarrier.c: fast side compiler barrier only"), false));
+        v.push(sb(
+            spec(
+                &format!("+{}", cmd_slug(c)),
+                Barrier::Membarrier(c),
+                Barrier::Compiler,
+                (Never, Never),
+                Role::Rule("MB-ORDER-PRIVATE"),
+                "scenario A of kernel/sched/membarrier.c: fast side compiler barrier only",
+            ),
+            false,
+        ));
     }
     let mut mutation = spec("+mutation", Barrier::Omitted(Cmd::PrivateExpedited), Barrier::Compiler, (Never, Never), Role::Mutation("MB-ORDER-PRIVATE"), "test-only: the slow side's membarrier is omitted while Never is still expected; must come out fail");
     mutation.test_only = true;
     v.push(sb(mutation, false));
     // --- MP, in one process.
-    v.push(mp(spec("", Barrier::None, Barrier::None, (Never, Sometimes), Role::Sanity, "MP without fences: forbidden by x86-TSO, allowed on weaker models"), false, false));
+    v.push(mp(
+        spec(
+            "",
+            Barrier::None,
+            Barrier::None,
+            (Never, Sometimes),
+            Role::Sanity,
+            "MP without fences: forbidden by x86-TSO, allowed on weaker models",
+        ),
+        false,
+        false,
+    ));
     v.push(mp(spec("+compilers", Barrier::Compiler, Barrier::Compiler, (Never, Sometimes), Role::Control, "positive control of the MP membarrier variants on weak architectures; forbidden by x86-TSO"), false, false));
     v.push(mp(ctl("+swapped", Barrier::Compiler, Barrier::Compiler, "x86 positive control of MP: the reader's loads in the order a compiler may emit without a barrier (r1=x before r0=y); reachable under any model"), false, true));
-    v.push(mp(spec("+fences", Barrier::Fence, Barrier::Fence, (Never, Never), Role::Sanity, "MP with full fences: forbidden everywhere"), false, false));
+    v.push(mp(
+        spec(
+            "+fences",
+            Barrier::Fence,
+            Barrier::Fence,
+            (Never, Never),
+            Role::Sanity,
+            "MP with full fences: forbidden everywhere",
+        ),
+        false,
+        false,
+    ));
     for c in private {
-        v.push(mp(spec(&format!("+{}", cmd_slug(c)), Barrier::Membarrier(c), Barrier::Compiler, (Never, Never), Role::Rule("MB-ORDER-PRIVATE"), "scenario B of kernel/sched/membarrier.c: fast side compiler barrier only"), false, false));
+        v.push(mp(
+            spec(
+                &format!("+{}", cmd_slug(c)),
+                Barrier::Membarrier(c),
+                Barrier::Compiler,
+                (Never, Never),
+                Role::Rule("MB-ORDER-PRIVATE"),
+                "scenario B of kernel/sched/membarrier.c: fast side compiler barrier only",
+            ),
+            false,
+            false,
+        ));
     }
     // --- Across processes: the fast side in a helper process registered for GLOBAL_EXPEDITED.
-    v.push(sb(ctl("+compilers", Barrier::Compiler, Barrier::Compiler, "positive control across processes"), true));
-    v.push(mp(ctl("+swapped", Barrier::Compiler, Barrier::Compiler, "x86 positive control of MP across processes (reader's loads swapped)"), true, true));
-    v.push(mp(spec("+compilers", Barrier::Compiler, Barrier::Compiler, (Never, Sometimes), Role::Control, "weak-architecture positive control of MP across processes; forbidden by x86-TSO"), true, false));
+    v.push(sb(
+        ctl(
+            "+compilers",
+            Barrier::Compiler,
+            Barrier::Compiler,
+            "positive control across processes",
+        ),
+        true,
+    ));
+    v.push(mp(
+        ctl(
+            "+swapped",
+            Barrier::Compiler,
+            Barrier::Compiler,
+            "x86 positive control of MP across processes (reader's loads swapped)",
+        ),
+        true,
+        true,
+    ));
+    v.push(mp(
+        spec(
+            "+compilers",
+            Barrier::Compiler,
+            Barrier::Compiler,
+            (Never, Sometimes),
+            Role::Control,
+            "weak-architecture positive control of MP across processes; forbidden by x86-TSO",
+        ),
+        true,
+        false,
+    ));
     for c in [Cmd::GlobalExpedited, Cmd::Global] {
-        v.push(sb(spec(&format!("+{}", cmd_slug(c)), Barrier::Membarrier(c), Barrier::Compiler, (Never, Never), Role::Rule("MB-ORDER-GLOBAL"), "scenario A across processes"), true));
-        v.push(mp(spec(&format!("+{}", cmd_slug(c)), Barrier::Membarrier(c), Barrier::Compiler, (Never, Never), Role::Rule("MB-ORDER-GLOBAL"), "scenario B across processes"), true, false));
+        v.push(sb(
+            spec(
+                &format!("+{}", cmd_slug(c)),
+                Barrier::Membarrier(c),
+                Barrier::Compiler,
+                (Never, Never),
+                Role::Rule("MB-ORDER-GLOBAL"),
+                "scenario A across processes",
+            ),
+            true,
+        ));
+        v.push(mp(
+            spec(
+                &format!("+{}", cmd_slug(c)),
+                Barrier::Membarrier(c),
+                Barrier::Compiler,
+                (Never, Never),
+                Role::Rule("MB-ORDER-GLOBAL"),
+                "scenario B across processes",
+            ),
+            true,
+            false,
+        ));
     }
-    v.push(sb(spec("+mb-private-expedited", Barrier::Membarrier(Cmd::PrivateExpedited), Barrier::Compiler, (Allowed, Allowed), Role::Info, "PRIVATE_EXPEDITED promises nothing about other processes: information only"), true));
-    v.push(mp(spec("+mb-private-expedited", Barrier::Membarrier(Cmd::PrivateExpedited), Barrier::Compiler, (Allowed, Allowed), Role::Info, "PRIVATE_EXPEDITED promises nothing about other processes: information only"), true, false));
+    v.push(sb(
+        spec(
+            "+mb-private-expedited",
+            Barrier::Membarrier(Cmd::PrivateExpedited),
+            Barrier::Compiler,
+            (Allowed, Allowed),
+            Role::Info,
+            "PRIVATE_EXPEDITED promises nothing about other processes: information only",
+        ),
+        true,
+    ));
+    v.push(mp(
+        spec(
+            "+mb-private-expedited",
+            Barrier::Membarrier(Cmd::PrivateExpedited),
+            Barrier::Compiler,
+            (Allowed, Allowed),
+            Role::Info,
+            "PRIVATE_EXPEDITED promises nothing about other processes: information only",
+        ),
+        true,
+        false,
+    ));
     v
 }
 
 /// The test named `name` (case-insensitive).
 pub fn find(name: &str) -> Option<Test> {
-    catalog().into_iter().find(|t| t.name.eq_ignore_ascii_case(name.trim()))
+    catalog()
+        .into_iter()
+        .find(|t| t.name.eq_ignore_ascii_case(name.trim()))
 }
 
 #[cfg(test)]
@@ -193,7 +361,13 @@ mod tests {
         assert_eq!(mp.code(0), "r1=x; compiler barrier; r0=y");
         assert_eq!(mp.state_regs(), vec![(0, 0), (0, 1)]);
         assert_eq!(find("MP").unwrap().expect_x86_64, Expect::Never);
-        assert_eq!(find("MP+mb-global").unwrap().control_x86_64.as_deref(), Some("MP+swapped"));
-        assert_eq!(find("MP+mb-global").unwrap().control_weak.as_deref(), Some("MP+compilers"));
+        assert_eq!(
+            find("MP+mb-global").unwrap().control_x86_64.as_deref(),
+            Some("MP+swapped")
+        );
+        assert_eq!(
+            find("MP+mb-global").unwrap().control_weak.as_deref(),
+            Some("MP+compilers")
+        );
     }
 }

@@ -22,8 +22,8 @@
 //! the hardware's reordering is visible, without a data race in the Rust sense.
 
 use super::test::{Barrier, Op, Test};
-use crate::sys::membarrier;
 use crate::sys::mem::{Mapping, Prot};
+use crate::sys::membarrier;
 use crate::sys::Errno;
 use crate::timer::Clock;
 use serde::Serialize;
@@ -41,6 +41,8 @@ const SWEEP: usize = 4 * LINE_WORDS;
 const MUL: usize = 5 * LINE_WORDS;
 const ADD: usize = 6 * LINE_WORDS;
 const SEED: usize = 7 * LINE_WORDS;
+/// Extra ticks after each group of the slow side (room for its barrier when `group > 1`).
+const GAP: usize = 48 * LINE_WORDS;
 const MAX_THREADS: usize = 8;
 const fn done(t: usize) -> usize {
     (8 + t) * LINE_WORDS
@@ -58,7 +60,7 @@ const fn exec_ticks(t: usize) -> usize {
     (40 + t) * LINE_WORDS
 }
 /// Words in the control block.
-pub const CTRL_WORDS: usize = 48 * LINE_WORDS;
+pub const CTRL_WORDS: usize = 49 * LINE_WORDS;
 
 #[derive(Debug, Error)]
 pub enum LitmusError {
@@ -69,7 +71,11 @@ pub enum LitmusError {
     #[error("thread {thread}'s barrier failed with {errno} (is the process registered for the command?)")]
     Barrier { thread: usize, errno: Errno },
     #[error("thread {thread} did not finish batch {batch} within {timeout:?} (preempted for that long, or its process died)")]
-    FollowerTimeout { thread: usize, batch: u64, timeout: Duration },
+    FollowerTimeout {
+        thread: usize,
+        batch: u64,
+        timeout: Duration,
+    },
     #[error("a follower waited {0:?} for a batch that never came")]
     LeaderGone(Duration),
     #[error("bad litmus configuration: {0}")]
@@ -106,13 +112,16 @@ impl Config {
             group: 1,
             stride: 64,
             sweep: 0.5,
-            seed: 0x6b6f_6265_6e63_68,
+            seed: 0x006b_6f62_656e_6368,
         }
     }
 
     /// What makes two runs "the same configuration" for the control rule.
     pub fn shape(&self) -> String {
-        format!("cpus={:?} batch={} group={} stride={}", self.cpus, self.batch, self.group, self.stride)
+        format!(
+            "cpus={:?} batch={} group={} stride={}",
+            self.cpus, self.batch, self.group, self.stride
+        )
     }
 }
 
@@ -128,19 +137,27 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(test: &Test, batch: usize, group: usize, stride: usize) -> Result<Layout, LitmusError> {
+    pub fn new(
+        test: &Test,
+        batch: usize,
+        group: usize,
+        stride: usize,
+    ) -> Result<Layout, LitmusError> {
         let bad = |m: String| Err(LitmusError::Config(m));
         if !batch.is_power_of_two() || batch < 2 {
             return bad(format!("batch {batch} is not a power of two ≥ 2"));
         }
-        if group == 0 || batch % group != 0 {
+        if group == 0 || !batch.is_multiple_of(group) {
             return bad(format!("group {group} does not divide batch {batch}"));
         }
-        if stride < 8 || stride % 8 != 0 {
+        if stride < 8 || !stride.is_multiple_of(8) {
             return bad(format!("stride {stride} is not a positive multiple of 8"));
         }
         if test.threads.len() > MAX_THREADS || test.threads.len() < 2 {
-            return bad(format!("{} threads (2..={MAX_THREADS} supported)", test.threads.len()));
+            return bad(format!(
+                "{} threads (2..={MAX_THREADS} supported)",
+                test.threads.len()
+            ));
         }
         Ok(Layout {
             batch,
@@ -148,7 +165,11 @@ impl Layout {
             stride_words: stride / 8,
             nlocs: test.locs.len(),
             nthreads: test.threads.len(),
-            maxregs: (0..test.threads.len()).map(|t| test.regs(t)).max().unwrap_or(0).max(1),
+            maxregs: (0..test.threads.len())
+                .map(|t| test.regs(t))
+                .max()
+                .unwrap_or(0)
+                .max(1),
         })
     }
 
@@ -222,21 +243,67 @@ impl Counts {
     pub fn litmus_text(&self, test: &Test) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(s, "Test {} {} ({})", test.name, if test.expect() == super::Expect::Never { "Forbidden" } else { "Allowed" }, self.shape);
+        let _ = writeln!(
+            s,
+            "Test {} {} ({})",
+            test.name,
+            if test.expect() == super::Expect::Never {
+                "Forbidden"
+            } else {
+                "Allowed"
+            },
+            self.shape
+        );
         for t in 0..test.threads.len() {
             let _ = writeln!(s, "  P{t}: {}", test.code(t));
         }
         let _ = writeln!(s, "Histogram ({} states)", self.states.len());
-        let cond = |st: &[u64]| test.condition.iter().all(|(t, r, v)| self.state_regs.iter().position(|x| *x == (*t, *r)).map(|k| st[k] == *v).unwrap_or(false));
+        let cond = |st: &[u64]| {
+            test.condition.iter().all(|(t, r, v)| {
+                self.state_regs
+                    .iter()
+                    .position(|x| *x == (*t, *r))
+                    .map(|k| st[k] == *v)
+                    .unwrap_or(false)
+            })
+        };
         for (st, n) in &self.states {
-            let _ = writeln!(s, "{n:<10}{}>{}", if cond(st) { "*" } else { ":" }, self.state_text(st));
+            let _ = writeln!(
+                s,
+                "{n:<10}{}>{}",
+                if cond(st) { "*" } else { ":" },
+                self.state_text(st)
+            );
         }
         let o = self.observed();
-        let _ = writeln!(s, "Condition exists ({}) is {}validated", test.condition_text(), if o.positive > 0 { "" } else { "NOT " });
-        let _ = writeln!(s, "Witnesses Positive: {}, Negative: {}", o.positive, o.total - o.positive);
-        let _ = writeln!(s, "Observation {} {} {} {}", test.name, o.observation(), o.positive, o.total - o.positive);
+        let _ = writeln!(
+            s,
+            "Condition exists ({}) is {}validated",
+            test.condition_text(),
+            if o.positive > 0 { "" } else { "NOT " }
+        );
+        let _ = writeln!(
+            s,
+            "Witnesses Positive: {}, Negative: {}",
+            o.positive,
+            o.total - o.positive
+        );
+        let _ = writeln!(
+            s,
+            "Observation {} {} {} {}",
+            test.name,
+            o.observation(),
+            o.positive,
+            o.total - o.positive
+        );
         if o.positive == 0 {
-            let _ = writeln!(s, "Bound {}: 95 % upper bound on the per-instance rate {:.2e} (0 in {})", test.name, super::verdict::upper_bound_95(o.total), o.total);
+            let _ = writeln!(
+                s,
+                "Bound {}: 95 % upper bound on the per-instance rate {:.2e} (0 in {})",
+                test.name,
+                super::verdict::upper_bound_95(o.total),
+                o.total
+            );
         }
         let _ = writeln!(s, "Rate {}: {:.0} outcomes/s, {:.0} positive/s ({:.3} %), period {:.0} ns, {} barrier calls", test.name, self.outcomes_per_s(), self.positive_per_s(), o.rate() * 100.0, self.period_ns, self.barrier_calls);
         let _ = writeln!(s, "Time {} {:.2}", test.name, self.elapsed_s);
@@ -245,11 +312,21 @@ impl Counts {
 
     /// The outcome table in the data-table convention.
     pub fn table_json(&self, test: &Test) -> serde_json::Value {
-        let cond = |st: &[u64]| test.condition.iter().all(|(t, r, v)| self.state_regs.iter().position(|x| *x == (*t, *r)).map(|k| st[k] == *v).unwrap_or(false));
+        let cond = |st: &[u64]| {
+            test.condition.iter().all(|(t, r, v)| {
+                self.state_regs
+                    .iter()
+                    .position(|x| *x == (*t, *r))
+                    .map(|k| st[k] == *v)
+                    .unwrap_or(false)
+            })
+        };
         let rows: Vec<serde_json::Value> = self
             .states
             .iter()
-            .map(|(st, n)| serde_json::json!([self.state_text(st), n, if cond(st) { "*" } else { "" }]))
+            .map(|(st, n)| {
+                serde_json::json!([self.state_text(st), n, if cond(st) { "*" } else { "" }])
+            })
             .collect();
         let o = self.observed();
         serde_json::json!({
@@ -266,6 +343,7 @@ impl Counts {
 struct Batch {
     t0: u64,
     period: u64,
+    gap: u64,
     sweep: u64,
     mul: usize,
     add: usize,
@@ -296,7 +374,13 @@ fn do_barrier(b: Barrier) -> Result<(), Errno> {
 }
 
 #[inline(always)]
-fn exec(w: &[AtomicU64], l: &Layout, ops: &[Op], slot: usize, regs: &mut [u64; 8]) -> Result<(), Errno> {
+fn exec(
+    w: &[AtomicU64],
+    l: &Layout,
+    ops: &[Op],
+    slot: usize,
+    regs: &mut [u64; 8],
+) -> Result<(), Errno> {
     for op in ops {
         match *op {
             Op::Store { loc, value } => w[l.cell(slot, loc)].store(value, Ordering::Relaxed),
@@ -310,7 +394,14 @@ fn exec(w: &[AtomicU64], l: &Layout, ops: &[Op], slot: usize, regs: &mut [u64; 8
 /// Runs thread `t`'s instances of one batch; returns the barrier calls it made and the
 /// median time one group took to execute (sampled on 64 groups, waiting excluded, so a
 /// preemption while waiting does not count).
-fn run_batch(w: &[AtomicU64], l: &Layout, test: &Test, t: usize, b: &Batch, clock: &Clock) -> Result<(u64, u64), Errno> {
+fn run_batch(
+    w: &[AtomicU64],
+    l: &Layout,
+    test: &Test,
+    t: usize,
+    b: &Batch,
+    clock: &Clock,
+) -> Result<(u64, u64), Errno> {
     let ops = &test.threads[t];
     let nregs = test.regs(t);
     let group = if t == 0 { l.group } else { 1 };
@@ -323,18 +414,29 @@ fn run_batch(w: &[AtomicU64], l: &Layout, test: &Test, t: usize, b: &Batch, cloc
     let mask = l.batch - 1;
     let sweep = b.sweep as i64;
     let mut regs = [0u64; 8];
+    // Instance i starts at T0 + i·P + (i / group)·gap + δ: with group > 1 the slow side
+    // stores (the part before its barrier) on the same beat as the fast side's instances,
+    // then spends the gap in its barrier and the part after.
+    let target = |i: usize, delta: i64| {
+        (b.t0 as i64 + i as i64 * b.period as i64 + (i / l.group) as i64 * b.gap as i64 + delta)
+            as u64
+    };
+    let wait = |target: u64| {
+        let mut now = clock.now();
+        while now < target {
+            now = clock.now();
+        }
+        now
+    };
     let mut gs = 0;
     while gs < l.batch {
         let delta = if t == 0 || sweep == 0 {
             0
         } else {
-            (splitmix(b.seed ^ ((gs as u64) << 4 | t as u64)) % (2 * sweep as u64 + 1)) as i64 - sweep
+            (splitmix(b.seed ^ ((gs as u64) << 4 | t as u64)) % (2 * sweep as u64 + 1)) as i64
+                - sweep
         };
-        let target = (b.t0 as i64 + gs as i64 * b.period as i64 + delta) as u64;
-        let mut now = clock.now();
-        while now < target {
-            now = clock.now();
-        }
+        let mut now = wait(target(gs, delta));
         let sampled = (gs / group) % every == 0 && nsamples < samples.len();
         if group == 1 {
             let slot = (gs.wrapping_mul(b.mul).wrapping_add(b.add)) & mask;
@@ -342,17 +444,21 @@ fn run_batch(w: &[AtomicU64], l: &Layout, test: &Test, t: usize, b: &Batch, cloc
             for (r, v) in regs.iter().enumerate().take(nregs) {
                 w[l.reg(t, r, gs)].store(*v, Ordering::Relaxed);
             }
-            calls += split.is_some_and(|k| matches!(ops[k], Op::Barrier(Barrier::Membarrier(_)))) as u64;
+            calls +=
+                split.is_some_and(|k| matches!(ops[k], Op::Barrier(Barrier::Membarrier(_)))) as u64;
         } else {
             let k = split.unwrap_or(ops.len());
             let slot = |i: usize| (i.wrapping_mul(b.mul).wrapping_add(b.add)) & mask;
             // Registers loaded before the barrier are kept in their slots and merged below.
             for i in gs..gs + group {
+                wait(target(i, 0));
                 exec(w, l, &ops[..k], slot(i), &mut regs)?;
                 for (r, v) in regs.iter().enumerate().take(nregs) {
                     w[l.reg(t, r, i)].store(*v, Ordering::Relaxed);
                 }
             }
+            // What is sampled here: the barrier and the part after it (the gap's share).
+            now = clock.now();
             if k < ops.len() {
                 exec(w, l, &ops[k..k + 1], 0, &mut regs)?;
                 calls += matches!(ops[k], Op::Barrier(Barrier::Membarrier(_))) as u64;
@@ -382,6 +488,7 @@ fn read_batch(w: &[AtomicU64]) -> Batch {
     Batch {
         t0: w[T0].load(Ordering::Relaxed),
         period: w[PERIOD].load(Ordering::Relaxed),
+        gap: w[GAP].load(Ordering::Relaxed),
         sweep: w[SWEEP].load(Ordering::Relaxed),
         mul: w[MUL].load(Ordering::Relaxed) as usize,
         add: w[ADD].load(Ordering::Relaxed) as usize,
@@ -395,7 +502,15 @@ fn ticks_per_ns(clock: &Clock) -> f64 {
 
 /// Follower `t`: marks itself ready, then runs every batch the leader publishes until the
 /// leader raises STOP or `stop()` says so. Errors if no batch comes for `idle`.
-pub fn follow(w: &[AtomicU64], l: &Layout, test: &Test, t: usize, clock: &Clock, stop: &dyn Fn() -> bool, idle: Duration) -> Result<(), LitmusError> {
+pub fn follow(
+    w: &[AtomicU64],
+    l: &Layout,
+    test: &Test,
+    t: usize,
+    clock: &Clock,
+    stop: &dyn Fn() -> bool,
+    idle: Duration,
+) -> Result<(), LitmusError> {
     w[ready(t)].store(1, Ordering::Release);
     let mut seen = 0u64;
     let mut since = Instant::now();
@@ -410,7 +525,7 @@ pub fn follow(w: &[AtomicU64], l: &Layout, test: &Test, t: usize, clock: &Clock,
                 return Ok(());
             }
             spins = spins.wrapping_add(1);
-            if spins % 4096 == 0 {
+            if spins.is_multiple_of(4096) {
                 if stop() {
                     return Ok(());
                 }
@@ -446,22 +561,45 @@ pub fn wait_ready(w: &[AtomicU64], n: usize, timeout: Duration) -> bool {
 
 /// The leader (thread 0): runs batches until `cfg.iterations` or `cfg.time_budget` or
 /// `stop()`, counts the states, raises STOP at the end (always).
-pub fn lead(w: &[AtomicU64], l: &Layout, test: &Test, cfg: &Config, clock: &Clock, stop: &dyn Fn() -> bool) -> Result<Counts, LitmusError> {
+pub fn lead(
+    w: &[AtomicU64],
+    l: &Layout,
+    test: &Test,
+    cfg: &Config,
+    clock: &Clock,
+    stop: &dyn Fn() -> bool,
+) -> Result<Counts, LitmusError> {
     let r = lead_inner(w, l, test, cfg, clock, stop);
     w[STOP].store(1, Ordering::Release);
     r
 }
 
-fn lead_inner(w: &[AtomicU64], l: &Layout, test: &Test, cfg: &Config, clock: &Clock, stop: &dyn Fn() -> bool) -> Result<Counts, LitmusError> {
+fn lead_inner(
+    w: &[AtomicU64],
+    l: &Layout,
+    test: &Test,
+    cfg: &Config,
+    clock: &Clock,
+    stop: &dyn Fn() -> bool,
+) -> Result<Counts, LitmusError> {
     let n = test.threads.len();
     let tpn = ticks_per_ns(clock);
     let regs = test.state_regs();
-    let positions: Vec<usize> = test.condition.iter().map(|(t, r, _)| regs.iter().position(|x| *x == (*t, *r)).expect("condition names a loaded register")).collect();
+    let positions: Vec<usize> = test
+        .condition
+        .iter()
+        .map(|(t, r, _)| {
+            regs.iter()
+                .position(|x| *x == (*t, *r))
+                .expect("condition names a loaded register")
+        })
+        .collect();
     let mut states: HashMap<Vec<u64>, u64> = HashMap::new();
     let (mut positive, mut total, mut batches, mut calls) = (0u64, 0u64, 0u64, 0u64);
     let mut period: u64 = (200.0 * tpn) as u64;
     let min_period = (20.0 * tpn).max(16.0) as u64;
     let margin = (10.0 * tpn) as u64;
+    let mut gap = 0u64;
     let lead_ticks = (20_000.0 * tpn) as u64;
     let mut rng = cfg.seed;
     let start = Instant::now();
@@ -474,9 +612,10 @@ fn lead_inner(w: &[AtomicU64], l: &Layout, test: &Test, cfg: &Config, clock: &Cl
             }
         }
         rng = splitmix(rng);
-        let t0 = clock.now() + lead_ticks.max(2 * period);
+        let t0 = clock.now() + lead_ticks.max(2 * period + gap);
         w[T0].store(t0, Ordering::Relaxed);
         w[PERIOD].store(period, Ordering::Relaxed);
+        w[GAP].store(gap, Ordering::Relaxed);
         w[SWEEP].store((period as f64 * cfg.sweep) as u64, Ordering::Relaxed);
         w[MUL].store(rng | 1, Ordering::Relaxed);
         w[ADD].store(rng >> 17, Ordering::Relaxed);
@@ -484,28 +623,41 @@ fn lead_inner(w: &[AtomicU64], l: &Layout, test: &Test, cfg: &Config, clock: &Cl
         seq += 1;
         w[SEQ].store(seq, Ordering::Release);
         let b = read_batch(w);
-        let (c0, exec0) = run_batch(w, l, test, 0, &b, clock).map_err(|errno| LitmusError::Barrier { thread: 0, errno })?;
+        let (c0, exec0) = run_batch(w, l, test, 0, &b, clock)
+            .map_err(|errno| LitmusError::Barrier { thread: 0, errno })?;
         calls += c0;
-        let expected_ns = clock.to_ns(period * l.batch as u64);
+        let expected_ns = clock.to_ns(period * l.batch as u64 + gap * (l.batch / l.group) as u64);
         let timeout = Duration::from_secs(5) + Duration::from_nanos(expected_ns.saturating_mul(4));
         let waited = Instant::now();
         for t in 1..n {
             while w[done(t)].load(Ordering::Acquire) != seq {
                 if waited.elapsed() > timeout {
-                    return Err(LitmusError::FollowerTimeout { thread: t, batch: seq, timeout });
+                    return Err(LitmusError::FollowerTimeout {
+                        thread: t,
+                        batch: seq,
+                        timeout,
+                    });
                 }
                 std::hint::spin_loop();
             }
             let e = w[err(t)].load(Ordering::Relaxed);
             if e != 0 {
-                return Err(LitmusError::Barrier { thread: t, errno: Errno(e as i32) });
+                return Err(LitmusError::Barrier {
+                    thread: t,
+                    errno: Errno(e as i32),
+                });
             }
         }
         for i in 0..l.batch {
             for (k, (t, r)) in regs.iter().enumerate() {
                 st[k] = w[l.reg(*t, *r, i)].load(Ordering::Relaxed);
             }
-            if test.condition.iter().zip(&positions).all(|((_, _, v), &k)| st[k] == *v) {
+            if test
+                .condition
+                .iter()
+                .zip(&positions)
+                .all(|((_, _, v), &k)| st[k] == *v)
+            {
                 positive += 1;
             }
             match states.get_mut(&st) {
@@ -519,11 +671,20 @@ fn lead_inner(w: &[AtomicU64], l: &Layout, test: &Test, cfg: &Config, clock: &Cl
         batches += 1;
         // The period: what the slowest thread's group takes to execute (median, so
         // preemptions do not count), per instance, plus a quarter and a small margin.
-        let slowest = (0..n)
-            .map(|t| if t == 0 { exec0.div_ceil(l.group as u64) } else { w[exec_ticks(t)].load(Ordering::Relaxed) })
+        // With group > 1 the slow side's sample is its barrier (plus loads): that sets the gap.
+        let (gap_ticks, first) = if l.group > 1 { (exec0, 1) } else { (0, 0) };
+        let slowest = (first..n)
+            .map(|t| {
+                if t == 0 {
+                    exec0
+                } else {
+                    w[exec_ticks(t)].load(Ordering::Relaxed)
+                }
+            })
             .max()
             .unwrap_or(period);
         period = (slowest + slowest / 4 + margin).max(min_period);
+        gap = gap_ticks + gap_ticks / 4;
     }
     let mut states: Vec<(Vec<u64>, u64)> = states.into_iter().collect();
     states.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -553,13 +714,24 @@ pub fn register_for(test: &Test) -> Result<(), Errno> {
 }
 
 /// Runs an in-process test on pinned workers (`cfg.cpus`, one per thread).
-pub fn run_in_process(test: &Test, cfg: &Config, clock: &Clock, cancel: &AtomicBool) -> Result<Counts, LitmusError> {
+pub fn run_in_process(
+    test: &Test,
+    cfg: &Config,
+    clock: &Clock,
+    cancel: &AtomicBool,
+) -> Result<Counts, LitmusError> {
     if test.cross_process {
-        return Err(LitmusError::Config(format!("{} runs across processes: use the ordering workload or `kobench litmus`", test.name)));
+        return Err(LitmusError::Config(format!(
+            "{} runs across processes: use the ordering workload or `kobench litmus`",
+            test.name
+        )));
     }
     let n = test.threads.len();
     if cfg.cpus.len() < n {
-        return Err(LitmusError::Config(format!("{} needs {n} CPUs, got {:?}", test.name, cfg.cpus)));
+        return Err(LitmusError::Config(format!(
+            "{} needs {n} CPUs, got {:?}",
+            test.name, cfg.cpus
+        )));
     }
     let l = Layout::new(test, cfg.batch, cfg.group, cfg.stride)?;
     let map = Mapping::anon(l.bytes(), Prot::ReadWrite, 0).map_err(LitmusError::Map)?;
@@ -591,7 +763,10 @@ pub fn run_in_process(test: &Test, cfg: &Config, clock: &Clock, cancel: &AtomicB
             }
         },
     )?;
-    result.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| Err(LitmusError::Config("the leader never ran".into())))
+    result
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(|| Err(LitmusError::Config("the leader never ran".into())))
 }
 
 #[cfg(test)]

@@ -43,9 +43,15 @@ impl Barrier {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Op {
     /// `loc = value`
-    Store { loc: usize, value: u64 },
+    Store {
+        loc: usize,
+        value: u64,
+    },
     /// `reg = loc`
-    Load { loc: usize, reg: usize },
+    Load {
+        loc: usize,
+        reg: usize,
+    },
     Barrier(Barrier),
 }
 

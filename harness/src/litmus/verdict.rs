@@ -72,7 +72,13 @@ fn pct(x: f64) -> String {
 /// Judges one test's counts against its expectation, given its positive control's counts
 /// (run in the same configuration) when it has one.
 pub fn judge(expect: Expect, role: Role, obs: Observed, control: Option<Observed>) -> Judgement {
-    let observed = format!("{} {} {} (of {})", obs.observation(), obs.positive, obs.total - obs.positive, obs.total);
+    let observed = format!(
+        "{} {} {} (of {})",
+        obs.observation(),
+        obs.positive,
+        obs.total - obs.positive,
+        obs.total
+    );
     let mk = |outcome, expected: &str, note: String| Judgement {
         outcome,
         expected: expected.to_string(),
@@ -80,23 +86,51 @@ pub fn judge(expect: Expect, role: Role, obs: Observed, control: Option<Observed
         note,
     };
     if obs.total == 0 {
-        return mk(Outcome::Inconclusive, expect.as_str(), "no instance ran".into());
+        return mk(
+            Outcome::Inconclusive,
+            expect.as_str(),
+            "no instance ran".into(),
+        );
     }
     match (role, expect) {
-        (Role::Info, _) => mk(Outcome::Info, expect.as_str(), format!("rate {}; information only, no promise", pct(obs.rate()))),
-        (_, Expect::Allowed) => mk(Outcome::Info, "Allowed", format!("rate {}", pct(obs.rate()))),
+        (Role::Info, _) => mk(
+            Outcome::Info,
+            expect.as_str(),
+            format!("rate {}; information only, no promise", pct(obs.rate())),
+        ),
+        (_, Expect::Allowed) => mk(
+            Outcome::Info,
+            "Allowed",
+            format!("rate {}", pct(obs.rate())),
+        ),
         (_, Expect::Sometimes) => {
             if obs.positive > 0 {
-                mk(Outcome::Pass, "Sometimes", format!("positive control: rate {}", pct(obs.rate())))
+                mk(
+                    Outcome::Pass,
+                    "Sometimes",
+                    format!("positive control: rate {}", pct(obs.rate())),
+                )
             } else {
                 mk(Outcome::Inconclusive, "Sometimes", format!("positive control saw the relaxed outcome 0 times in {}: the harness made no overlap here, so a Never in this configuration proves nothing", obs.total))
             }
         }
         (_, Expect::Never) => {
             if obs.positive > 0 {
-                return mk(Outcome::Fail, "Never", format!("forbidden outcome seen {} times in {} (rate {})", obs.positive, obs.total, pct(obs.rate())));
+                return mk(
+                    Outcome::Fail,
+                    "Never",
+                    format!(
+                        "forbidden outcome seen {} times in {} (rate {})",
+                        obs.positive,
+                        obs.total,
+                        pct(obs.rate())
+                    ),
+                );
             }
-            let bound = format!("95 % upper bound {:.2e} per instance", upper_bound_95(obs.total));
+            let bound = format!(
+                "95 % upper bound {:.2e} per instance",
+                upper_bound_95(obs.total)
+            );
             match control {
                 None => mk(Outcome::Inconclusive, "Never", format!("{bound}; no positive control ran in this configuration")),
                 Some(c) if c.positive == 0 => mk(Outcome::Inconclusive, "Never", format!("{bound}; the positive control saw the relaxed outcome 0 times in {} in the same configuration, so this Never proves nothing", c.total)),
@@ -114,7 +148,12 @@ mod tests {
 
     #[test]
     fn a_forbidden_count_fails_with_the_counts() {
-        let j = judge(Expect::Never, RULE, Observed::new(3, 1_000_000), Some(Observed::new(50_000, 1_000_000)));
+        let j = judge(
+            Expect::Never,
+            RULE,
+            Observed::new(3, 1_000_000),
+            Some(Observed::new(50_000, 1_000_000)),
+        );
         assert_eq!(j.outcome, Outcome::Fail);
         assert_eq!(j.observed, "Sometimes 3 999997 (of 1000000)");
         assert!(j.note.contains("3 times in 1000000"), "{}", j.note);
@@ -122,13 +161,30 @@ mod tests {
 
     #[test]
     fn a_forbidden_count_fails_even_without_a_control() {
-        assert_eq!(judge(Expect::Never, RULE, Observed::new(1, 10), None).outcome, Outcome::Fail);
-        assert_eq!(judge(Expect::Never, Role::Mutation("MB-ORDER-PRIVATE"), Observed::new(7, 10), Some(Observed::new(0, 10))).outcome, Outcome::Fail);
+        assert_eq!(
+            judge(Expect::Never, RULE, Observed::new(1, 10), None).outcome,
+            Outcome::Fail
+        );
+        assert_eq!(
+            judge(
+                Expect::Never,
+                Role::Mutation("MB-ORDER-PRIVATE"),
+                Observed::new(7, 10),
+                Some(Observed::new(0, 10))
+            )
+            .outcome,
+            Outcome::Fail
+        );
     }
 
     #[test]
     fn never_passes_only_with_a_control_that_saw_it() {
-        let j = judge(Expect::Never, RULE, Observed::new(0, 1_000_000), Some(Observed::new(120, 10_000)));
+        let j = judge(
+            Expect::Never,
+            RULE,
+            Observed::new(0, 1_000_000),
+            Some(Observed::new(120, 10_000)),
+        );
         assert_eq!(j.outcome, Outcome::Pass);
         assert_eq!(j.observed, "Never 0 1000000 (of 1000000)");
         assert!(j.note.contains("3.00e-6"), "{}", j.note);
@@ -137,7 +193,12 @@ mod tests {
 
     #[test]
     fn a_control_that_saw_nothing_makes_never_inconclusive() {
-        let j = judge(Expect::Never, RULE, Observed::new(0, 1_000_000), Some(Observed::new(0, 1_000_000)));
+        let j = judge(
+            Expect::Never,
+            RULE,
+            Observed::new(0, 1_000_000),
+            Some(Observed::new(0, 1_000_000)),
+        );
         assert_eq!(j.outcome, Outcome::Inconclusive);
         assert!(j.note.contains("0 times in 1000000"), "{}", j.note);
         let j = judge(Expect::Never, RULE, Observed::new(0, 5), None);
@@ -147,11 +208,44 @@ mod tests {
 
     #[test]
     fn controls_and_info() {
-        assert_eq!(judge(Expect::Sometimes, Role::Control, Observed::new(1, 100), None).outcome, Outcome::Pass);
-        assert_eq!(judge(Expect::Sometimes, Role::Control, Observed::new(0, 100), None).outcome, Outcome::Inconclusive);
-        assert_eq!(judge(Expect::Allowed, Role::Info, Observed::new(5, 100), None).outcome, Outcome::Info);
-        assert_eq!(judge(Expect::Never, Role::Info, Observed::new(5, 100), None).outcome, Outcome::Info);
-        assert_eq!(judge(Expect::Never, RULE, Observed::new(0, 0), Some(Observed::new(9, 9))).outcome, Outcome::Inconclusive);
+        assert_eq!(
+            judge(
+                Expect::Sometimes,
+                Role::Control,
+                Observed::new(1, 100),
+                None
+            )
+            .outcome,
+            Outcome::Pass
+        );
+        assert_eq!(
+            judge(
+                Expect::Sometimes,
+                Role::Control,
+                Observed::new(0, 100),
+                None
+            )
+            .outcome,
+            Outcome::Inconclusive
+        );
+        assert_eq!(
+            judge(Expect::Allowed, Role::Info, Observed::new(5, 100), None).outcome,
+            Outcome::Info
+        );
+        assert_eq!(
+            judge(Expect::Never, Role::Info, Observed::new(5, 100), None).outcome,
+            Outcome::Info
+        );
+        assert_eq!(
+            judge(
+                Expect::Never,
+                RULE,
+                Observed::new(0, 0),
+                Some(Observed::new(9, 9))
+            )
+            .outcome,
+            Outcome::Inconclusive
+        );
     }
 
     #[test]
