@@ -15,7 +15,7 @@ use kobench_harness::child::Helper;
 use kobench_harness::litmus::engine::{self, Layout};
 use kobench_harness::litmus::verdict::{judge, upper_bound_95};
 use kobench_harness::litmus::{self, Config, Counts, Expect, LitmusError, Role, Test};
-use kobench_harness::pool::{pin_current, with_workers, Placement};
+use kobench_harness::pool::{pin_current, with_workers};
 use kobench_harness::profile::Profile;
 use kobench_harness::schema::{Measurement, Verdict};
 use kobench_harness::stats::{median, new_histogram, Summary};
@@ -330,6 +330,9 @@ pub struct BreakEven {
     pub fast_fence_ns: f64,
     /// (command, median ns per call with the fast side spinning on another CPU).
     pub slow_ns: Vec<(Cmd, f64)>,
+    /// (command, what one call costs the fast side: the slowdown of its loop, in ns, while
+    /// the other CPU calls back to back, divided by the calls made; the IPI's cost).
+    pub fast_ipi_ns: Vec<(Cmd, f64)>,
 }
 
 impl BreakEven {
@@ -375,12 +378,24 @@ pub fn break_even(ctx: &Context, cpus: &[usize], mask: i64) -> Result<BreakEven,
     let calls = ctx.profile.pick(200, 2_000, 20_000, 100_000);
     let global_calls = ctx.profile.pick(2, 5, 20, 50);
     let out = std::sync::Mutex::new(None);
+    // Worker 1 spins (mode 0) or calls Cmd::BARRIERS[mode - 1] back to back, counting calls.
+    let mode = std::sync::atomic::AtomicUsize::new(0);
+    let made = std::sync::atomic::AtomicU64::new(0);
     with_workers(
         cpus,
         Duration::from_secs(10),
         &|w| {
             if w.index != 0 {
-                return w.run_placement(Placement::Spin);
+                while !w.should_stop() {
+                    match mode.load(Ordering::Relaxed) {
+                        0 => std::hint::spin_loop(),
+                        m => {
+                            let _ = mb::call(Cmd::BARRIERS[m - 1]);
+                            made.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                return;
             }
             let cb: Vec<f64> = (0..reps)
                 .map(|_| fast_loop_ns(&ctx.clock, false, n))
@@ -410,10 +425,32 @@ pub fn break_even(ctx: &Context, cpus: &[usize], mask: i64) -> Result<BreakEven,
                     slow.push((c, m));
                 }
             }
+            let base = median(&cb).unwrap_or(0.0);
+            let mut ipi = Vec::new();
+            for (k, c) in Cmd::BARRIERS.into_iter().enumerate() {
+                if c == Cmd::Global || !supported(mask, c) || ctx.cancelled() {
+                    continue;
+                }
+                // Median over five windows, each against a quiet window measured right
+                // before it (a preemption in either lands in the tails).
+                let mut per_call = Vec::new();
+                for _ in 0..5 {
+                    let quiet = fast_loop_ns(&ctx.clock, false, n * 4);
+                    made.store(0, Ordering::Relaxed);
+                    mode.store(k + 1, Ordering::Relaxed);
+                    let with = fast_loop_ns(&ctx.clock, false, n * 4);
+                    mode.store(0, Ordering::Relaxed);
+                    let m = made.load(Ordering::Relaxed).max(1);
+                    per_call.push((with - quiet) * (n * 4) as f64 / m as f64);
+                }
+                let per_call = median(&per_call).unwrap_or(0.0).max(0.0);
+                ipi.push((c, per_call));
+            }
             *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(BreakEven {
-                fast_compiler_ns: median(&cb).unwrap_or(0.0),
+                fast_compiler_ns: base,
                 fast_fence_ns: median(&fe).unwrap_or(0.0),
                 slow_ns: slow,
+                fast_ipi_ns: ipi,
             });
             w.set_count(1);
         },
@@ -463,8 +500,18 @@ fn push_break_even(ctx: &Context, b: &BreakEven) {
     ));
     let mut rows = Vec::new();
     for (c, ns) in &b.slow_ns {
-        let k = b.fast_ops_per_call(*ns);
-        let f = b.break_even_calls_per_s(*ns);
+        let ipi = b.fast_ipi_ns.iter().find(|(x, _)| x == c).map(|(_, v)| *v);
+        // The whole cost of one call: the caller's time plus what it takes from the fast CPU.
+        let cost = ns + ipi.unwrap_or(0.0);
+        let k = b.fast_ops_per_call(cost);
+        let f = b.break_even_calls_per_s(cost);
+        let mut derived = BTreeMap::from([
+            ("fast_ops_per_call".into(), k),
+            ("break_even_calls_per_s".into(), f),
+        ]);
+        if let Some(v) = ipi {
+            derived.insert("fast_side_ns_per_call".into(), v);
+        }
         ctx.out.measurement(m(
             &format!("ordering/break_even/slow/{}", c.name()),
             *ns,
@@ -472,22 +519,21 @@ fn push_break_even(ctx: &Context, b: &BreakEven) {
                 ("command".into(), json!(c.name())),
                 ("placement".into(), json!("spin")),
             ]),
-            BTreeMap::from([
-                ("fast_ops_per_call".into(), k),
-                ("break_even_calls_per_s".into(), f),
-            ]),
+            derived,
         ));
         rows.push(json!([
             c.name(),
             (ns * 10.0).round() / 10.0,
+            ipi.map(|v| json!((v * 10.0).round() / 10.0))
+                .unwrap_or(json!("not measured")),
             k.round(),
             f.round()
         ]));
     }
     ctx.out.data("break_even", json!({
         "kind": "table",
-        "title": format!("break-even: fast side {:.2} ns/op with a compiler barrier, {:.2} ns/op with a full fence; membarrier pays while the slow side calls less often than the last column (fast side flat out; IPI cost on the fast side not counted)", b.fast_compiler_ns, b.fast_fence_ns),
-        "columns": ["command", "ns per call", "fast ops per call to break even", "break-even calls/s"],
+        "title": format!("break-even: fast side {:.2} ns/op with a compiler barrier, {:.2} ns/op with a full fence; a call costs the caller's time plus the fast side's slowdown (its IPI); membarrier pays while the slow side calls less than once per 'fast ops per call' fast-side operations, i.e. below the last column's rate with the fast side flat out", b.fast_compiler_ns, b.fast_fence_ns),
+        "columns": ["command", "caller ns per call", "fast-side ns per call (IPI)", "fast ops per call to break even", "break-even calls/s (fast side flat out)"],
         "rows": rows,
     }));
 }
