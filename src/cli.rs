@@ -29,6 +29,8 @@ pub enum Command {
     Stress(StressArgs),
     /// Check the Kobicha access gates (kcmp, process_vm) scenario by scenario: model vs kernel.
     Gates(GatesArgs),
+    /// Run one litmus test (with its positive control) and print litmus7-style output.
+    Litmus(LitmusArgs),
 }
 
 #[derive(Args, Debug)]
@@ -126,4 +128,19 @@ pub struct GatesArgs {
     /// Also write the result JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LitmusArgs {
+    /// The test to run (see --list), e.g. SB, SB+mb-private-expedited, MP+xproc+mb-global.
+    pub test: Option<String>,
+    /// List the tests with their code and expected outcome per architecture.
+    #[arg(long)]
+    pub list: bool,
+    /// Instances to run (1..=1000000000; default 1000000 or 10 s, whichever comes first).
+    #[arg(long, allow_hyphen_values = true)]
+    pub iterations: Option<String>,
+    /// CPUs to use, as a list like 0,2-5 (two are picked, on distinct cores when possible).
+    #[arg(long)]
+    pub cpus: Option<String>,
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod cmd_gates;
 mod cmd_info;
+mod cmd_litmus;
 mod cmd_run;
 mod cmd_stress;
 mod exit;
@@ -73,5 +74,6 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::List(a) => cmd_info::list(a),
         cli::Command::Stress(a) => cmd_stress::run(a),
         cli::Command::Gates(a) => cmd_gates::run(a),
+        cli::Command::Litmus(a) => cmd_litmus::run(a),
     }
 }

@@ -7,12 +7,14 @@
 //! - [`gates`]: the Kobicha access-gate model (SD + PIP), pure.
 //! - [`jit`]: stub encodings, W^X maps checks and the code-swap engine (executors, swapper).
 //! - [`child`]: helper processes that die with the harness; [`output`]: atomic writes.
+//! - [`litmus`]: litmus tests (SB, MP, membarrier variants) on pinned workers.
 
 pub mod child;
 pub mod cpus;
 pub mod fingerprint;
 pub mod gates;
 pub mod jit;
+pub mod litmus;
 pub mod output;
 pub mod pattern;
 pub mod pool;

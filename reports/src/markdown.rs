@@ -86,6 +86,7 @@ pub fn summary(r: &RunResult) -> String {
             }
             s.push('\n');
         }
+        data_tables(&mut s, w);
         if !w.verdicts.is_empty() {
             let _ = writeln!(
                 s,
@@ -112,4 +113,49 @@ pub fn summary(r: &RunResult) -> String {
     }
     let _ = writeln!(s, "\n{}", crate::table::totals(r));
     s
+}
+
+/// Every `{"kind":"table",...}` value (or list of them) in a workload's data, as Markdown.
+fn data_tables(s: &mut String, w: &kobench_harness::schema::WorkloadResult) {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(x) => cell(x),
+        other => cell(&other.to_string()),
+    };
+    for v in w.data.values() {
+        let tables: Vec<&serde_json::Value> = match v {
+            serde_json::Value::Array(xs) => xs.iter().collect(),
+            x => vec![x],
+        };
+        for t in tables
+            .into_iter()
+            .filter(|t| t.get("kind").and_then(|k| k.as_str()) == Some("table"))
+        {
+            let cols: Vec<String> = t["columns"]
+                .as_array()
+                .map(|c| c.iter().map(text).collect())
+                .unwrap_or_default();
+            if cols.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "**{}**\n",
+                t["title"].as_str().map(cell).unwrap_or_default()
+            );
+            let _ = writeln!(
+                s,
+                "| {} |\n|{}",
+                cols.join(" | "),
+                "---|".repeat(cols.len())
+            );
+            for row in t["rows"].as_array().into_iter().flatten() {
+                let cells: Vec<String> = row
+                    .as_array()
+                    .map(|r| r.iter().map(text).collect())
+                    .unwrap_or_default();
+                let _ = writeln!(s, "| {} |", cells.join(" | "));
+            }
+            s.push('\n');
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod helpers;
 pub mod jit;
 pub mod kcmp;
 pub mod membarrier;
+pub mod ordering;
 pub mod process_vm;
 pub mod registry;
 pub mod runner;

@@ -8,6 +8,7 @@ pub fn registry() -> Vec<Box<dyn Workload>> {
         Box::new(crate::membarrier::Membarrier),
         Box::new(crate::process_vm::ProcessVm),
         Box::new(crate::kcmp::Kcmp),
+        Box::new(crate::ordering::OrderingWorkload),
         Box::new(crate::jit::Jit),
         Box::new(crate::gates::Gates),
     ]
@@ -37,4 +38,5 @@ pub const HELPERS: &[(&str, HelperMain)] = &[
     ("kcmp-family", crate::kcmp::helper_family),
     ("pvm-target", crate::process_vm::helper_target),
     ("jit-target", crate::jit::helper_target),
+    ("litmus-fast", crate::ordering::helper_fast),
 ];

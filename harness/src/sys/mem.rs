@@ -119,6 +119,27 @@ impl Mapping {
         .map(|_| ())
     }
 
+    /// The mapping as 64-bit atomic words: how threads and processes share litmus cells
+    /// without data races (a Relaxed atomic load/store is a plain load/store on x86_64 and
+    /// aarch64, so the hardware's own ordering is what a litmus test sees).
+    ///
+    /// The mapping must be readable and writable (accessing it otherwise faults, as any
+    /// access to such a mapping would).
+    pub fn words(&self) -> &[std::sync::atomic::AtomicU64] {
+        // SAFETY:
+        // - mmap returns page-aligned memory, so every 8-byte word is aligned for AtomicU64;
+        // - the range [ptr, ptr+len) stays mapped while `self` (and so the slice) lives;
+        // - AtomicU64 has the layout of u64 and every bit pattern is a valid value;
+        // - all access through the slice is atomic, so concurrent use by threads (or by other
+        //   processes mapping the same memfd) is not a data race.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.ptr as *const std::sync::atomic::AtomicU64,
+                self.len / 8,
+            )
+        }
+    }
+
     /// The bytes, for mappings that are readable.
     ///
     /// # Safety
