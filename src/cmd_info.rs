@@ -36,19 +36,33 @@ pub fn rules(a: FormatArgs) -> anyhow::Result<i32> {
         return Ok(crate::exit::OK);
     }
     for r in rules {
-        println!("{:<16} [{}] {}\n{:<16} Linux: {}", r.id, r.workload, r.text, "", r.linux);
+        println!(
+            "{:<16} [{}] {}\n{:<16} Linux: {}",
+            r.id, r.workload, r.text, "", r.linux
+        );
     }
     Ok(crate::exit::OK)
 }
 
 pub fn list(a: FormatArgs) -> anyhow::Result<i32> {
-    let ds: Vec<_> = kobench_workloads::registry().iter().map(|w| w.descriptor()).collect();
+    let ds: Vec<_> = kobench_workloads::registry()
+        .iter()
+        .map(|w| w.descriptor())
+        .collect();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&ds)?);
         return Ok(crate::exit::OK);
     }
     for d in ds {
-        println!("{}\n  {}\n  exercises: {}\n  rules: {}\n  verifies: {}\n  unavailable when: {}\n", d.name, d.summary, d.exercises.join("; "), d.rules.join(", "), if d.verifies { "yes" } else { "no" }, d.unavailable_when);
+        println!(
+            "{}\n  {}\n  exercises: {}\n  rules: {}\n  verifies: {}\n  unavailable when: {}\n",
+            d.name,
+            d.summary,
+            d.exercises.join("; "),
+            d.rules.join(", "),
+            if d.verifies { "yes" } else { "no" },
+            d.unavailable_when
+        );
     }
     Ok(crate::exit::OK)
 }

@@ -37,7 +37,10 @@ pub fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
 
 /// Resolves `--only` against the registry; an unknown name is a usage error.
 pub fn select_workloads(only: &[String]) -> Result<Vec<Arc<dyn Workload>>, Exit> {
-    let all: Vec<Arc<dyn Workload>> = kobench_workloads::registry().into_iter().map(Arc::from).collect();
+    let all: Vec<Arc<dyn Workload>> = kobench_workloads::registry()
+        .into_iter()
+        .map(Arc::from)
+        .collect();
     if only.is_empty() {
         return Ok(all);
     }
@@ -47,7 +50,12 @@ pub fn select_workloads(only: &[String]) -> Result<Vec<Arc<dyn Workload>>, Exit>
         let o = o.trim();
         match all.iter().find(|w| w.descriptor().name == o) {
             Some(w) => picked.push(w.clone()),
-            None => return Err(Exit::usage(format!("unknown workload '{o}' for --only (known: {})", names.join(", ")))),
+            None => {
+                return Err(Exit::usage(format!(
+                    "unknown workload '{o}' for --only (known: {})",
+                    names.join(", ")
+                )))
+            }
         }
     }
     Ok(picked)
@@ -68,12 +76,18 @@ pub fn output_dir(out: Option<&Path>) -> Result<PathBuf, Exit> {
             PathBuf::from("kobench-results").join(stamp.trim_end_matches('Z'))
         }
     };
-    ensure_writable_dir(&dir).map_err(|e| Exit::io(format!("cannot write results to {}: {e}", dir.display())))?;
+    ensure_writable_dir(&dir)
+        .map_err(|e| Exit::io(format!("cannot write results to {}: {e}", dir.display())))?;
     Ok(dir)
 }
 
 /// A new result, marked partial until the run ends.
-pub fn new_result(command: &str, profile: &str, cpus: &CpuSet, timer: kobench_harness::timer::TimerCalibration) -> RunResult {
+pub fn new_result(
+    command: &str,
+    profile: &str,
+    cpus: &CpuSet,
+    timer: kobench_harness::timer::TimerCalibration,
+) -> RunResult {
     RunResult {
         format: FORMAT.into(),
         schema_version: SCHEMA_VERSION,
@@ -97,7 +111,8 @@ pub fn save(dir: &Path, r: &RunResult, summary: bool) -> Result<(), Exit> {
     write_json_atomic(&p, r).map_err(|e| Exit::io(format!("cannot write {}: {e}", p.display())))?;
     if summary {
         let m = dir.join("summary.md");
-        write_atomic(&m, kobench_reports::markdown::summary(r).as_bytes()).map_err(|e| Exit::io(format!("cannot write {}: {e}", m.display())))?;
+        write_atomic(&m, kobench_reports::markdown::summary(r).as_bytes())
+            .map_err(|e| Exit::io(format!("cannot write {}: {e}", m.display())))?;
     }
     Ok(())
 }
@@ -107,7 +122,10 @@ fn progress_bar(n: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
-    pb.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     pb.enable_steady_tick(Duration::from_millis(200));
     pb
 }
@@ -116,52 +134,96 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     // Validate everything before measuring anything.
     let workloads = select_workloads(&a.only)?;
     let cpus = select_cpus(a.cpus.as_deref())?;
-    let dir = output_dir(a.out.as_deref())?;
+    let base_dir = output_dir(a.out.as_deref())?;
     let json_path = match a.json.as_deref() {
         None | Some("-") => None,
         Some(p) => {
             let p = PathBuf::from(p);
-            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            ensure_writable_dir(parent).map_err(|e| Exit::io(format!("cannot write --json {}: {e}", p.display())))?;
+            let parent = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            ensure_writable_dir(parent)
+                .map_err(|e| Exit::io(format!("cannot write --json {}: {e}", p.display())))?;
             Some(p)
         }
     };
+    if a.repeat > 1 && a.json.is_some() {
+        return Err(Exit::usage("--json writes one result; with --repeat read the repeat-NN/results.json files under the output directory").into());
+    }
     let profile = a.profile.profile();
     let interrupt = interrupt_flag()?;
     let (clock, cal) = Clock::calibrate(Duration::from_millis(50));
-    let mut result = new_result("run", profile.name(), &cpus, cal);
 
-    let pb = progress_bar(workloads.len());
+    let pb = progress_bar(workloads.len() * a.repeat as usize);
     let pb2 = pb.clone();
     let ctx = Context {
         profile,
-        cpus: Arc::new(cpus),
+        cpus: Arc::new(cpus.clone()),
         clock,
         helper_exe: kobench_harness::child::helper_exe(),
         options: Arc::new(Options::default()),
         cancel: Arc::new(AtomicBool::new(false)),
-        out: Output::new(Some(Arc::new(move |m: &str| pb2.set_message(m.to_string())))),
+        out: Output::new(Some(Arc::new(move |m: &str| {
+            pb2.set_message(m.to_string())
+        }))),
     };
-    for w in workloads {
+    // With --repeat N, run i goes to DIR/repeat-<i+1, two digits>/ with `repeat` = (i, N).
+    let mut failed = false;
+    let mut result = new_result("run", profile.name(), &cpus, cal.clone());
+    let mut dir = base_dir.clone();
+    for i in 0..a.repeat {
         if interrupt.load(Ordering::Relaxed) {
             break;
         }
-        pb.set_message(w.descriptor().name.to_string());
-        let wr = run_one(w, &ctx, &interrupt, a.deadline.map(Duration::from_secs));
-        result.workloads.push(wr);
-        save(&dir, &result, false)?;
-        pb.inc(1);
+        if a.repeat > 1 {
+            dir = base_dir.join(format!("repeat-{:02}", i + 1));
+            ensure_writable_dir(&dir)
+                .map_err(|e| Exit::io(format!("cannot write results to {}: {e}", dir.display())))?;
+            result = new_result("run", profile.name(), &cpus, cal.clone());
+            result.repeat = Some((i, a.repeat));
+        }
+        for w in &workloads {
+            if interrupt.load(Ordering::Relaxed) {
+                break;
+            }
+            pb.set_message(w.descriptor().name.to_string());
+            let wr = run_one(
+                w.clone(),
+                &ctx,
+                &interrupt,
+                a.deadline.map(Duration::from_secs),
+            );
+            result.workloads.push(wr);
+            save(&dir, &result, false)?;
+            pb.inc(1);
+        }
+        result.partial = interrupt.load(Ordering::Relaxed);
+        result.ended_at = Some(now_rfc3339());
+        save(&dir, &result, true)?;
+        failed |= result.has_failures();
+        if a.repeat > 1 {
+            let line = format!(
+                "repeat {}/{}: {}",
+                i + 1,
+                a.repeat,
+                kobench_reports::table::totals(&result).replace('\n', "; ")
+            );
+            pb.suspend(|| eprintln!("{line}"));
+        }
     }
     pb.finish_and_clear();
     let interrupted = interrupt.load(Ordering::Relaxed);
-    result.partial = interrupted;
-    result.ended_at = Some(now_rfc3339());
-    save(&dir, &result, true)?;
     if let Some(p) = &json_path {
-        write_json_atomic(p, &result).map_err(|e| Exit::io(format!("cannot write {}: {e}", p.display())))?;
+        write_json_atomic(p, &result)
+            .map_err(|e| Exit::io(format!("cannot write {}: {e}", p.display())))?;
     }
     let tables = kobench_reports::table::render(&result);
-    let saved = format!("results: {}\nsummary: {}", dir.join("results.json").display(), dir.join("summary.md").display());
+    let saved = format!(
+        "results: {}\nsummary: {}",
+        dir.join("results.json").display(),
+        dir.join("summary.md").display()
+    );
     if a.json.as_deref() == Some("-") {
         eprint!("{tables}");
         eprintln!("{saved}");
@@ -170,9 +232,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         print!("{tables}");
         println!("{saved}");
     }
+    if a.repeat > 1 {
+        println!(
+            "{} runs under {} (compare, report and export read the directory)",
+            a.repeat,
+            base_dir.display()
+        );
+    }
     Ok(if interrupted {
         exit::INTERRUPTED
-    } else if result.has_failures() {
+    } else if failed {
         exit::FAILED
     } else {
         exit::OK

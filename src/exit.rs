@@ -22,11 +22,17 @@ pub struct Exit {
 
 impl Exit {
     pub fn usage(msg: impl Into<String>) -> Exit {
-        Exit { code: USAGE, message: msg.into() }
+        Exit {
+            code: USAGE,
+            message: msg.into(),
+        }
     }
 
     pub fn io(msg: impl Into<String>) -> Exit {
-        Exit { code: IO, message: msg.into() }
+        Exit {
+            code: IO,
+            message: msg.into(),
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! `kobench`: CLI -> options -> runner -> result file -> reports.
 
 mod cli;
+mod cmd_compare;
+mod cmd_export;
 mod cmd_info;
+mod cmd_report;
 mod cmd_run;
 mod exit;
 
@@ -35,5 +38,8 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Env(a) => cmd_info::env(a),
         cli::Command::Rules(a) => cmd_info::rules(a),
         cli::Command::List(a) => cmd_info::list(a),
+        cli::Command::Compare(a) => cmd_compare::run(a),
+        cli::Command::Report(a) => cmd_report::run(a),
+        cli::Command::Export(a) => cmd_export::run(a),
     }
 }

@@ -106,7 +106,10 @@ impl Helper {
     }
 
     /// Waits for the next reply line, parsed as JSON.
-    pub fn recv<T: serde::de::DeserializeOwned>(&mut self, timeout: Duration) -> Result<T, HelperError> {
+    pub fn recv<T: serde::de::DeserializeOwned>(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<T, HelperError> {
         match self.replies.recv_timeout(timeout) {
             Ok(line) => serde_json::from_str(&line).map_err(|e| HelperError::BadReply {
                 name: self.name.clone(),
@@ -132,7 +135,11 @@ impl Helper {
     }
 
     /// Sends a command and waits for its reply.
-    pub fn request<T: serde::de::DeserializeOwned>(&mut self, line: &str, timeout: Duration) -> Result<T, HelperError> {
+    pub fn request<T: serde::de::DeserializeOwned>(
+        &mut self,
+        line: &str,
+        timeout: Duration,
+    ) -> Result<T, HelperError> {
         self.send(line)?;
         self.recv(timeout)
     }
@@ -159,7 +166,12 @@ impl Helper {
     }
 
     /// Runs a one-shot helper: start it, read its single JSON reply, reap it.
-    pub fn run_once<T: serde::de::DeserializeOwned>(exe: &Path, name: &str, args: &[String], timeout: Duration) -> Result<T, HelperError> {
+    pub fn run_once<T: serde::de::DeserializeOwned>(
+        exe: &Path,
+        name: &str,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<T, HelperError> {
         let mut h = Helper::spawn(exe, name, args)?;
         let v = h.recv(timeout)?;
         let _ = h.finish(Duration::from_secs(5));

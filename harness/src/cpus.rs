@@ -37,7 +37,8 @@ pub fn parse_list(s: &str) -> Result<Vec<usize>, CpuListError> {
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) || t.len() > 6 {
                 return Err(CpuListError::Syntax(part.to_string()));
             }
-            t.parse().map_err(|_| CpuListError::Syntax(part.to_string()))
+            t.parse()
+                .map_err(|_| CpuListError::Syntax(part.to_string()))
         };
         match part.split_once('-') {
             Some((a, b)) => {
@@ -231,12 +232,21 @@ mod tests {
     fn rejects_bad_lists() {
         assert_eq!(parse_list(""), Err(CpuListError::Empty));
         assert_eq!(parse_list("a"), Err(CpuListError::Syntax("a".into())));
-        assert_eq!(parse_list("3-1"), Err(CpuListError::Backwards("3-1".into())));
+        assert_eq!(
+            parse_list("3-1"),
+            Err(CpuListError::Backwards("3-1".into()))
+        );
         assert_eq!(parse_list("1,"), Err(CpuListError::Syntax("".into())));
         assert_eq!(parse_list("-1"), Err(CpuListError::Syntax("-1".into())));
         assert_eq!(parse_list("1-"), Err(CpuListError::Syntax("1-".into())));
-        assert_eq!(parse_list("99999999"), Err(CpuListError::Syntax("99999999".into())));
-        assert_eq!(parse_list("1-2-3"), Err(CpuListError::Syntax("1-2-3".into())));
+        assert_eq!(
+            parse_list("99999999"),
+            Err(CpuListError::Syntax("99999999".into()))
+        );
+        assert_eq!(
+            parse_list("1-2-3"),
+            Err(CpuListError::Syntax("1-2-3".into()))
+        );
     }
 
     #[test]
@@ -255,7 +265,9 @@ mod tests {
         let one = CpuSet::discover(Some(&first.to_string())).unwrap();
         assert_eq!(one.ids(), vec![first]);
         match CpuSet::discover(Some("4095")) {
-            Err(CpuListError::Absent(4095, _)) | Err(CpuListError::Offline(4095, _)) | Err(CpuListError::Disallowed(4095, _)) => {}
+            Err(CpuListError::Absent(4095, _))
+            | Err(CpuListError::Offline(4095, _))
+            | Err(CpuListError::Disallowed(4095, _)) => {}
             other => panic!("unexpected {other:?}"),
         }
     }

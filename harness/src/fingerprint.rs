@@ -58,7 +58,9 @@ impl Fingerprint {
             .and_then(|s| crate::cpus::parse_list(&s).ok())
             .map(|v| v.len())
             .unwrap_or(0);
-        let allowed = crate::sys::process::allowed_cpus().map(|v| v.len()).unwrap_or(0);
+        let allowed = crate::sys::process::allowed_cpus()
+            .map(|v| v.len())
+            .unwrap_or(0);
         let threads_per_core = read("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list")
             .and_then(|s| crate::cpus::parse_list(&s).ok())
             .map(|v| v.len())
@@ -77,9 +79,22 @@ impl Fingerprint {
             .max(1);
         let flags = cpuinfo_field(&info, "flags").unwrap_or_default();
         let virtualization = read("/sys/hypervisor/type")
-            .or_else(|| read("/sys/class/dmi/id/sys_vendor").filter(|v| {
-                ["QEMU", "KVM", "VMware", "Xen", "Microsoft", "Amazon", "Google", "Firecracker"].iter().any(|k| v.contains(k))
-            }))
+            .or_else(|| {
+                read("/sys/class/dmi/id/sys_vendor").filter(|v| {
+                    [
+                        "QEMU",
+                        "KVM",
+                        "VMware",
+                        "Xen",
+                        "Microsoft",
+                        "Amazon",
+                        "Google",
+                        "Firecracker",
+                    ]
+                    .iter()
+                    .any(|k| v.contains(k))
+                })
+            })
             .unwrap_or_else(|| {
                 if flags.split_whitespace().any(|f| f == "hypervisor") {
                     "hypervisor (cpuinfo flag; vendor unknown)".into()
@@ -131,7 +146,10 @@ impl Fingerprint {
 
     /// A short machine label for tables and legends: `hostname (cpu model, N CPUs)`.
     pub fn label(&self) -> String {
-        format!("{} ({}, {} CPUs)", self.hostname, self.cpu_model, self.cpus_online)
+        format!(
+            "{} ({}, {} CPUs)",
+            self.hostname, self.cpu_model, self.cpus_online
+        )
     }
 }
 

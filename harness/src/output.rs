@@ -31,7 +31,9 @@ pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> std::io
 /// temporary file there, before any work is done.
 pub fn ensure_writable_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let t = tempfile::Builder::new().prefix(".kobench-probe-").tempfile_in(dir)?;
+    let t = tempfile::Builder::new()
+        .prefix(".kobench-probe-")
+        .tempfile_in(dir)?;
     drop(t);
     Ok(())
 }
@@ -47,7 +49,11 @@ mod tests {
         write_atomic(&p, b"first").unwrap();
         write_atomic(&p, b"second").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"second");
-        let leftovers: Vec<_> = std::fs::read_dir(d.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".kobench-")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".kobench-"))
+            .collect();
         assert!(leftovers.is_empty());
     }
 

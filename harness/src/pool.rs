@@ -98,7 +98,10 @@ pub struct Workers<'a> {
 impl Workers<'_> {
     /// Each worker's published count.
     pub fn counts(&self) -> Vec<u64> {
-        self.counters.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+        self.counters
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Asks the workers to stop early.
@@ -141,8 +144,10 @@ pub fn with_workers<R>(
 ) -> Result<R, PoolError> {
     let stop = AtomicBool::new(false);
     let go = AtomicBool::new(false);
-    let counters: Vec<CachePadded<AtomicU64>> =
-        cpus.iter().map(|_| CachePadded::new(AtomicU64::new(0))).collect();
+    let counters: Vec<CachePadded<AtomicU64>> = cpus
+        .iter()
+        .map(|_| CachePadded::new(AtomicU64::new(0)))
+        .collect();
     let (ready_tx, ready_rx) = channel::bounded::<Result<(), PoolError>>(cpus.len());
     std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(cpus.len());
@@ -222,7 +227,10 @@ mod tests {
             &cpus,
             Duration::from_secs(5),
             &|w| {
-                seen[w.index].store(crate::sys::process::current_cpu().unwrap() as u64, Ordering::Relaxed);
+                seen[w.index].store(
+                    crate::sys::process::current_cpu().unwrap() as u64,
+                    Ordering::Relaxed,
+                );
                 w.run_placement(Placement::Spin)
             },
             |ws| {
@@ -242,14 +250,25 @@ mod tests {
     fn idle_workers_stop_promptly() {
         let cpus = cpus();
         let t = Instant::now();
-        with_workers(&cpus, Duration::from_secs(5), &|w| w.run_placement(Placement::Idle), |_| ()).unwrap();
+        with_workers(
+            &cpus,
+            Duration::from_secs(5),
+            &|w| w.run_placement(Placement::Idle),
+            |_| (),
+        )
+        .unwrap();
         assert!(t.elapsed() < Duration::from_secs(2));
     }
 
     #[test]
     fn bad_cpu_is_refused_before_the_body() {
         let mut ran = false;
-        let r = with_workers(&[4000], Duration::from_secs(5), &|w| w.run_placement(Placement::Spin), |_| ran = true);
+        let r = with_workers(
+            &[4000],
+            Duration::from_secs(5),
+            &|w| w.run_placement(Placement::Spin),
+            |_| ran = true,
+        );
         assert_eq!(r, Err(PoolError::Pin(4000)));
         assert!(!ran);
     }

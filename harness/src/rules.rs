@@ -16,7 +16,13 @@ pub struct Rule {
 
 macro_rules! rule {
     ($id:literal, $fam:literal, $wl:literal, $text:literal, $linux:literal) => {
-        Rule { id: $id, family: $fam, workload: $wl, text: $text, linux: $linux }
+        Rule {
+            id: $id,
+            family: $fam,
+            workload: $wl,
+            text: $text,
+            linux: $linux,
+        }
     };
 }
 
@@ -56,7 +62,11 @@ mod tests {
     #[test]
     fn ids_are_unique_and_findable() {
         for (i, r) in RULES.iter().enumerate() {
-            assert!(RULES[i + 1..].iter().all(|o| o.id != r.id), "{} twice", r.id);
+            assert!(
+                RULES[i + 1..].iter().all(|o| o.id != r.id),
+                "{} twice",
+                r.id
+            );
             assert_eq!(find(r.id).unwrap().id, r.id);
         }
         assert_eq!(RULES.len(), 21);

@@ -115,7 +115,10 @@ mod tests {
     fn stops_at_sample_cap() {
         let c = Clock::monotonic();
         let stop = AtomicBool::new(false);
-        let h = sample::<()>(&c, Budget::new(500, Duration::from_secs(10)), &stop, || Ok(())).unwrap();
+        let h = sample::<()>(&c, Budget::new(500, Duration::from_secs(10)), &stop, || {
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(h.len(), 500);
     }
 
@@ -123,10 +126,15 @@ mod tests {
     fn stops_on_time_budget() {
         let c = Clock::monotonic();
         let stop = AtomicBool::new(false);
-        let h = sample::<()>(&c, Budget::new(u64::MAX, Duration::from_millis(30)), &stop, || {
-            std::thread::sleep(Duration::from_millis(1));
-            Ok(())
-        })
+        let h = sample::<()>(
+            &c,
+            Budget::new(u64::MAX, Duration::from_millis(30)),
+            &stop,
+            || {
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(())
+            },
+        )
         .unwrap();
         assert!(h.len() >= 5 && h.len() <= 40, "{}", h.len());
         assert!(h.min() >= 1_000_000);
@@ -136,17 +144,28 @@ mod tests {
     fn stops_when_cancelled_and_reports_errors() {
         let c = Clock::monotonic();
         let stop = AtomicBool::new(true);
-        let h = sample::<()>(&c, Budget::new(1_000_000, Duration::from_secs(10)), &stop, || Ok(())).unwrap();
+        let h = sample::<()>(
+            &c,
+            Budget::new(1_000_000, Duration::from_secs(10)),
+            &stop,
+            || Ok(()),
+        )
+        .unwrap();
         assert_eq!(h.len(), 64);
         let mut k = 0;
-        let e = sample(&c, Budget::new(100, Duration::from_secs(1)), &AtomicBool::new(false), || {
-            k += 1;
-            if k > 10 {
-                Err("boom")
-            } else {
-                Ok(())
-            }
-        })
+        let e = sample(
+            &c,
+            Budget::new(100, Duration::from_secs(1)),
+            &AtomicBool::new(false),
+            || {
+                k += 1;
+                if k > 10 {
+                    Err("boom")
+                } else {
+                    Ok(())
+                }
+            },
+        )
         .unwrap_err();
         assert_eq!(e.error, "boom");
         assert_eq!(e.after_samples, 9); // warmup 1 + 9 samples

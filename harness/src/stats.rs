@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// A new latency histogram (ns, 3 significant digits, auto-resizing so memory follows
 /// the largest value recorded).
 pub fn new_histogram() -> Histogram<u64> {
-    let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000, 3).expect("static bounds are valid");
+    let mut h =
+        Histogram::<u64>::new_with_bounds(1, 1_000_000, 3).expect("static bounds are valid");
     h.auto(true);
     h
 }

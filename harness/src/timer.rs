@@ -44,14 +44,20 @@ pub struct Clock {
 
 #[inline(always)]
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn monotonic_raw_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: as above.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_RAW, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -120,8 +126,11 @@ impl Clock {
     /// Ticks between two reads minus one read's overhead, in ns (at least 1).
     #[inline(always)]
     pub fn interval_ns(&self, start: u64, end: u64) -> u64 {
-        self.to_ns(end.saturating_sub(start).saturating_sub(self.overhead_ticks))
-            .max(1)
+        self.to_ns(
+            end.saturating_sub(start)
+                .saturating_sub(self.overhead_ticks),
+        )
+        .max(1)
     }
 
     pub fn source(&self) -> ClockSource {
@@ -154,18 +163,38 @@ impl Clock {
                 format!("invariant TSC at {:.3} GHz (lfence; rdtsc), calibrated against CLOCK_MONOTONIC_RAW over {} ms", 1.0 / npt, window.as_millis()),
             )
         } else {
-            (ClockSource::ClockMonotonic, 1.0, "TSC not invariant (constant_tsc/nonstop_tsc missing): CLOCK_MONOTONIC".to_string())
+            (
+                ClockSource::ClockMonotonic,
+                1.0,
+                "TSC not invariant (constant_tsc/nonstop_tsc missing): CLOCK_MONOTONIC".to_string(),
+            )
         };
         #[cfg(target_arch = "aarch64")]
         let (source, ns_per_tick, note) = {
-            let _ = (window, invariant_tsc as fn() -> bool, monotonic_raw_ns as fn() -> u64);
+            let _ = (
+                window,
+                invariant_tsc as fn() -> bool,
+                monotonic_raw_ns as fn() -> u64,
+            );
             let f = cntfrq().max(1);
-            (ClockSource::Cntvct, 1e9 / f as f64, format!("CNTVCT_EL0 at {} Hz (isb; mrs)", f))
+            (
+                ClockSource::Cntvct,
+                1e9 / f as f64,
+                format!("CNTVCT_EL0 at {} Hz (isb; mrs)", f),
+            )
         };
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         let (source, ns_per_tick, note) = {
-            let _ = (window, invariant_tsc as fn() -> bool, monotonic_raw_ns as fn() -> u64);
-            (ClockSource::ClockMonotonic, 1.0, "CLOCK_MONOTONIC (no cycle counter on this architecture)".to_string())
+            let _ = (
+                window,
+                invariant_tsc as fn() -> bool,
+                monotonic_raw_ns as fn() -> u64,
+            );
+            (
+                ClockSource::ClockMonotonic,
+                1.0,
+                "CLOCK_MONOTONIC (no cycle counter on this architecture)".to_string(),
+            )
         };
         let mut clock = Clock {
             source,

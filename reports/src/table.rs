@@ -17,7 +17,16 @@ fn new_table(header: Vec<&str>) -> Table {
 
 /// The measurement table: one row per measurement.
 pub fn measurements(r: &RunResult) -> Option<Table> {
-    let mut t = new_table(vec!["measurement", "count", "p50", "p90", "p99", "p99.9", "max", "p50 / floor"]);
+    let mut t = new_table(vec![
+        "measurement",
+        "count",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "p50 / floor",
+    ]);
     let mut any = false;
     for m in r.measurements() {
         any = true;
@@ -31,7 +40,10 @@ pub fn measurements(r: &RunResult) -> Option<Table> {
             f(s.p99),
             f(s.p999),
             f(s.max),
-            m.derived.get("x_floor").map(|x| format!("{x:.1}×")).unwrap_or_default(),
+            m.derived
+                .get("x_floor")
+                .map(|x| format!("{x:.1}×"))
+                .unwrap_or_default(),
         ]);
     }
     any.then_some(t)
@@ -39,7 +51,13 @@ pub fn measurements(r: &RunResult) -> Option<Table> {
 
 /// The verdict table: one row per verdict.
 pub fn verdicts(r: &RunResult) -> Option<Table> {
-    let mut t = new_table(vec!["rule", "check", "verdict", "expected", "observed / reason"]);
+    let mut t = new_table(vec![
+        "rule",
+        "check",
+        "verdict",
+        "expected",
+        "observed / reason",
+    ]);
     let mut any = false;
     for (_, v) in r.verdicts() {
         any = true;
@@ -50,7 +68,13 @@ pub fn verdicts(r: &RunResult) -> Option<Table> {
         } else {
             format!("{} ({})", v.observed, v.note)
         };
-        t.add_row(vec![v.rule.clone(), v.check.clone(), v.outcome.as_str().to_uppercase(), v.expected.clone(), observed]);
+        t.add_row(vec![
+            v.rule.clone(),
+            v.check.clone(),
+            v.outcome.as_str().to_uppercase(),
+            v.expected.clone(),
+            observed,
+        ]);
     }
     any.then_some(t)
 }
@@ -68,7 +92,12 @@ pub fn totals(r: &RunResult) -> String {
     );
     for w in &r.workloads {
         if w.status != WorkloadStatus::Completed {
-            s.push_str(&format!("\nworkload {}: {}: {}", w.name, w.status.as_str(), w.note));
+            s.push_str(&format!(
+                "\nworkload {}: {}: {}",
+                w.name,
+                w.status.as_str(),
+                w.note
+            ));
         }
     }
     s

@@ -4,9 +4,7 @@ use crate::Workload;
 
 /// All workloads, in the order `kobench run` runs them.
 pub fn registry() -> Vec<Box<dyn Workload>> {
-    vec![
-        Box::new(crate::membarrier::Membarrier),
-    ]
+    vec![Box::new(crate::membarrier::Membarrier)]
 }
 
 /// The workload named `name`.

@@ -22,7 +22,12 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Runs one workload under its deadline. `interrupt` is the run-wide Ctrl-C flag.
-pub fn run_one(w: Arc<dyn Workload>, base: &Context, interrupt: &Arc<AtomicBool>, deadline_override: Option<Duration>) -> WorkloadResult {
+pub fn run_one(
+    w: Arc<dyn Workload>,
+    base: &Context,
+    interrupt: &Arc<AtomicBool>,
+    deadline_override: Option<Duration>,
+) -> WorkloadResult {
     let desc = w.descriptor();
     let started_at = now_rfc3339();
     let t0 = Instant::now();
@@ -60,7 +65,10 @@ pub fn run_one(w: Arc<dyn Workload>, base: &Context, interrupt: &Arc<AtomicBool>
             let _ = tx.send(r);
         });
     if let Err(e) = spawned {
-        return finish(WorkloadStatus::Failed, format!("could not start the workload thread: {e}"));
+        return finish(
+            WorkloadStatus::Failed,
+            format!("could not start the workload thread: {e}"),
+        );
     }
     let end = t0 + deadline;
     loop {
@@ -68,7 +76,10 @@ pub fn run_one(w: Arc<dyn Workload>, base: &Context, interrupt: &Arc<AtomicBool>
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Ok(Ok(()))) => {
                 return if interrupt.load(Ordering::Relaxed) {
-                    finish(WorkloadStatus::Interrupted, "interrupted by Ctrl-C; results so far kept".into())
+                    finish(
+                        WorkloadStatus::Interrupted,
+                        "interrupted by Ctrl-C; results so far kept".into(),
+                    )
                 } else {
                     finish(WorkloadStatus::Completed, String::new())
                 };

@@ -62,7 +62,16 @@ pub struct EpollSlot {
 pub fn raw(pid1: i32, pid2: i32, kind: i32, idx1: u64, idx2: u64) -> Result<i64, Errno> {
     // SAFETY: for every type but EPOLL_TFD the indexes are integers. For EPOLL_TFD idx2 is
     // read by the kernel as a user pointer, which it validates (copy_from_user -> EFAULT).
-    check(unsafe { libc::syscall(libc::SYS_kcmp, pid1, pid2, kind, idx1 as libc::c_ulong, idx2 as libc::c_ulong) })
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            pid1,
+            pid2,
+            kind,
+            idx1 as libc::c_ulong,
+            idx2 as libc::c_ulong,
+        )
+    })
 }
 
 /// `kcmp(pid1, pid2, kind, idx1, idx2)` for the integer-indexed types.
@@ -73,5 +82,11 @@ pub fn kcmp(pid1: i32, pid2: i32, kind: KcmpType, idx1: u64, idx2: u64) -> Resul
 
 /// `kcmp(pid1, pid2, KCMP_EPOLL_TFD, fd1, &slot)`.
 pub fn kcmp_epoll(pid1: i32, pid2: i32, fd1: i32, slot: &EpollSlot) -> Result<i64, Errno> {
-    raw(pid1, pid2, KcmpType::EpollTfd.raw(), fd1 as u64, slot as *const EpollSlot as u64)
+    raw(
+        pid1,
+        pid2,
+        KcmpType::EpollTfd.raw(),
+        fd1 as u64,
+        slot as *const EpollSlot as u64,
+    )
 }

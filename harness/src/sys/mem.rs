@@ -38,7 +38,12 @@ impl Prot {
 impl Mapping {
     /// `mmap(NULL, len, prot, MAP_PRIVATE|MAP_ANONYMOUS [| extra], -1, 0)`.
     pub fn anon(len: usize, prot: Prot, extra_flags: i32) -> Result<Mapping, Errno> {
-        Self::map(len, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra_flags, -1)
+        Self::map(
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra_flags,
+            -1,
+        )
     }
 
     /// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)`.
@@ -57,7 +62,10 @@ impl Mapping {
         if p == libc::MAP_FAILED {
             return Err(Errno::last());
         }
-        Ok(Mapping { ptr: p as *mut u8, len })
+        Ok(Mapping {
+            ptr: p as *mut u8,
+            len,
+        })
     }
 
     pub fn as_ptr(&self) -> *mut u8 {
@@ -79,14 +87,22 @@ impl Mapping {
     /// `mprotect` over the whole mapping.
     pub fn protect(&self, prot: Prot) -> Result<(), Errno> {
         // SAFETY: the range is this mapping's own.
-        check(unsafe { libc::mprotect(self.ptr as *mut libc::c_void, self.len, prot.raw()) } as libc::c_long).map(|_| ())
+        check(
+            unsafe { libc::mprotect(self.ptr as *mut libc::c_void, self.len, prot.raw()) }
+                as libc::c_long,
+        )
+        .map(|_| ())
     }
 
     /// `madvise` over `[off, off+len)` of the mapping.
     pub fn advise(&self, off: usize, len: usize, advice: i32) -> Result<(), Errno> {
         assert!(off + len <= self.len);
         // SAFETY: the range lies inside this mapping (asserted above).
-        check(unsafe { libc::madvise(self.ptr.add(off) as *mut libc::c_void, len, advice) } as libc::c_long).map(|_| ())
+        check(
+            unsafe { libc::madvise(self.ptr.add(off) as *mut libc::c_void, len, advice) }
+                as libc::c_long,
+        )
+        .map(|_| ())
     }
 
     /// The bytes, for mappings that are readable.
@@ -128,7 +144,8 @@ pub fn memfd(name: &str, len: usize) -> Result<std::os::fd::OwnedFd, Errno> {
     // SAFETY: fd is a fresh descriptor that nothing else owns.
     let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
     let f = std::fs::File::from(owned);
-    f.set_len(len as u64).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    f.set_len(len as u64)
+        .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
     Ok(f.into())
 }
 

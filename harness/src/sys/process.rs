@@ -72,13 +72,26 @@ pub fn set_affinity(pid: i32, cpus: &[usize]) -> Result<(), Errno> {
 /// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: this process dies when the thread that made it exits.
 pub fn die_with_parent() -> Result<(), Errno> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number and no pointers.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } as libc::c_long).map(|_| ())
+    check(unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } as libc::c_long)
+    .map(|_| ())
 }
 
 /// `prctl(PR_SET_DUMPABLE, v)`.
 pub fn set_dumpable(dumpable: bool) -> Result<(), Errno> {
     // SAFETY: PR_SET_DUMPABLE takes an integer and no pointers.
-    check(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, dumpable as libc::c_ulong, 0, 0, 0) } as libc::c_long).map(|_| ())
+    check(
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, dumpable as libc::c_ulong, 0, 0, 0) }
+            as libc::c_long,
+    )
+    .map(|_| ())
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
@@ -96,7 +109,14 @@ pub fn command_dying_with_parent(cmd: &mut Command) -> &mut Command {
     // functions (prctl, getppid, _exit through libc).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died before prctl: then nobody will ever signal us.
