@@ -408,7 +408,7 @@ pub fn compare(base: &ResultSet, new: &ResultSet, o: &Options) -> Comparison {
                 let new_bad = on
                     .iter()
                     .any(|&x| matches!(x, Outcome::Fail | Outcome::Inconclusive));
-                let base_bad = ob.iter().any(|&x| x == Outcome::Fail);
+                let base_bad = ob.contains(&Outcome::Fail);
                 if base_pass && new_bad {
                     Status::Regressed
                 } else if base_bad && on.iter().all(|&x| x == Outcome::Pass) {

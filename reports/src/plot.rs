@@ -43,6 +43,10 @@ pub enum Axis {
     Nanos,
     /// Percent (0..100).
     Percent,
+    /// Counts (threads, executors): labels on whole numbers only.
+    Integer,
+    /// Bytes on a log2 axis: the points' x are log2(bytes); labels on powers of two.
+    Log2Bytes,
 }
 
 /// A chart.
@@ -84,6 +88,10 @@ fn tick(v: f64, a: Axis) -> String {
             }
         }
         Axis::Percent => format!("{}%", trim(v)),
+        Axis::Integer if v != v.round() => String::new(),
+        Axis::Integer => format!("{v:.0}"),
+        Axis::Log2Bytes if v != v.round() => String::new(),
+        Axis::Log2Bytes => tick(2f64.powf(v), Axis::Bytes),
         Axis::Number => trim(v),
     }
 }
@@ -140,6 +148,25 @@ fn range(vals: impl Iterator<Item = f64>, log: bool, from_zero: bool) -> (f64, f
 
 /// Renders the chart as an SVG document (a string).
 pub fn svg(c: &Chart) -> String {
+    // Sizes read best at powers of two: plot log2(bytes) on a linear axis.
+    let owned;
+    let c = if c.x_log && c.x_axis == Axis::Bytes {
+        let mut t = c.clone();
+        t.x_log = false;
+        t.x_axis = Axis::Log2Bytes;
+        for s in &mut t.series {
+            s.points = s
+                .points
+                .iter()
+                .filter(|p| p.0 > 0.0)
+                .map(|p| (p.0.log2(), p.1))
+                .collect();
+        }
+        owned = t;
+        &owned
+    } else {
+        c
+    };
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
@@ -259,6 +286,10 @@ mod tests {
         assert_eq!(tick(12_500.0, Axis::Nanos), "12.5 µs");
         assert_eq!(tick(16_000_000.0, Axis::Nanos), "16 ms");
         assert_eq!(tick(50.0, Axis::Percent), "50%");
+        assert_eq!(tick(1.5, Axis::Integer), "");
+        assert_eq!(tick(2.0, Axis::Integer), "2");
+        assert_eq!(tick(12.0, Axis::Log2Bytes), "4 KiB");
+        assert_eq!(tick(12.5, Axis::Log2Bytes), "");
     }
 
     #[test]

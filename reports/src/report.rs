@@ -35,6 +35,11 @@ const WORKLOAD_ORDER: [&str; 6] = [
     "gates",
 ];
 
+/// (workload, rule, check) and each set's outcomes.
+type CheckRow = ((String, String, String), Vec<Vec<Outcome>>);
+/// (measurement id, unit) and each set's (p50, p99).
+type PointRow = (String, String, Vec<Option<(f64, u64)>>);
+
 /// A report over several result sets.
 pub struct Report<'a> {
     sets: &'a [ResultSet],
@@ -321,6 +326,8 @@ impl<'a> Report<'a> {
             y_label: format!("{} ({})", if ns { "latency" } else { "value" }, f.unit),
             x_axis: if x == "size_bytes" {
                 Axis::Bytes
+            } else if xs.iter().all(|v| *v == v.round()) {
+                Axis::Integer
             } else {
                 Axis::Number
             },
@@ -534,8 +541,8 @@ impl<'a> Report<'a> {
     }
 
     /// (workload, rule, check) with each set's outcomes.
-    fn verdicts_by_check(&self) -> Vec<((String, String, String), Vec<Vec<Outcome>>)> {
-        let mut rows: Vec<((String, String, String), Vec<Vec<Outcome>>)> = Vec::new();
+    fn verdicts_by_check(&self) -> Vec<CheckRow> {
+        let mut rows: Vec<CheckRow> = Vec::new();
         for (i, s) in self.sets.iter().enumerate() {
             for r in &s.runs {
                 for (w, v) in r.verdicts() {
@@ -597,8 +604,8 @@ impl<'a> Report<'a> {
     }
 
     /// Point measurements: families without an x axis, one row per measurement id.
-    fn point_rows(&self, fams: &[Family]) -> Vec<(String, String, Vec<Option<(f64, u64)>>)> {
-        let mut rows: Vec<(String, String, Vec<Option<(f64, u64)>>)> = Vec::new();
+    fn point_rows(&self, fams: &[Family]) -> Vec<PointRow> {
+        let mut rows: Vec<PointRow> = Vec::new();
         for f in fams.iter().filter(|f| f.x.is_none()) {
             for (i, m) in &f.ms {
                 let pos = match rows.iter().position(|r| r.0 == m.m.id) {
@@ -659,7 +666,7 @@ body{{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}}
 table{{border-collapse:collapse;margin:8px 0 18px}}td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left;vertical-align:top}}\
 th{{background:#f3f3f3}}td.num{{text-align:right;font-variant-numeric:tabular-nums}}\
 .pass{{background:#dff0d8}}.fail{{background:#f2b8b5;font-weight:bold}}.inconclusive{{background:#fbe3a6}}.skip,.na,.info{{background:#eee}}\
-figure{{margin:10px 0 22px}}h2{{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}}nav a{{margin-right:14px}}.note{{color:#666;font-size:13px}}\
+figure{{margin:10px 0 22px}}.row{{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}}caption{{font-weight:bold;text-align:left;font-size:13px}}h2{{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}}nav a{{margin-right:14px}}.note{{color:#666;font-size:13px}}\
 </style></head><body>\n<h1>kobench report</h1>\n"
         );
         let workloads = self.workloads();
@@ -772,38 +779,62 @@ figure{{margin:10px 0 22px}}h2{{border-bottom:2px solid #ddd;padding-bottom:4px;
                 }
                 s.push_str("</table>\n");
             }
-            for (key, si, t) in self.data_tables(w) {
-                let title = t.get("title").map(cell_text).unwrap_or_else(|| key.clone());
+            // Tables with the same key and title from each machine, side by side.
+            let tables = self.data_tables(w);
+            let title = |t: &Value, key: &str| {
+                t.get("title")
+                    .map(cell_text)
+                    .unwrap_or_else(|| key.to_string())
+            };
+            let mut done = vec![false; tables.len()];
+            for i in 0..tables.len() {
+                if done[i] {
+                    continue;
+                }
+                let (key, _, t0) = &tables[i];
+                let head = title(t0, key);
                 let _ = write!(
                     s,
-                    "<h3>{} <span class=\"note\">({} · data.{})</span></h3>\n<table><tr>",
-                    esc(&title),
-                    esc(&self.labels[si]),
-                    esc(&key)
+                    "<h3>{} <span class=\"note\">(data.{})</span></h3>\n<div class=\"row\">",
+                    esc(&head),
+                    esc(key)
                 );
-                for c in t
-                    .get("columns")
-                    .and_then(|c| c.as_array())
-                    .into_iter()
-                    .flatten()
-                {
-                    let _ = write!(s, "<th>{}</th>", esc(&cell_text(c)));
-                }
-                s.push_str("</tr>\n");
-                for row in t
-                    .get("rows")
-                    .and_then(|r| r.as_array())
-                    .into_iter()
-                    .flatten()
-                {
-                    s.push_str("<tr>");
-                    for c in row.as_array().into_iter().flatten() {
-                        let class = if c.is_number() { " class=\"num\"" } else { "" };
-                        let _ = write!(s, "<td{class}>{}</td>", esc(&cell_text(c)));
+                for j in i..tables.len() {
+                    let (k2, si, t) = &tables[j];
+                    if done[j] || k2 != key || title(t, k2) != head {
+                        continue;
+                    }
+                    done[j] = true;
+                    let _ = write!(
+                        s,
+                        "<table><caption>{}</caption><tr>",
+                        esc(&self.labels[*si])
+                    );
+                    for c in t
+                        .get("columns")
+                        .and_then(|c| c.as_array())
+                        .into_iter()
+                        .flatten()
+                    {
+                        let _ = write!(s, "<th>{}</th>", esc(&cell_text(c)));
                     }
                     s.push_str("</tr>\n");
+                    for row in t
+                        .get("rows")
+                        .and_then(|r| r.as_array())
+                        .into_iter()
+                        .flatten()
+                    {
+                        s.push_str("<tr>");
+                        for c in row.as_array().into_iter().flatten() {
+                            let class = if c.is_number() { " class=\"num\"" } else { "" };
+                            let _ = write!(s, "<td{class}>{}</td>", esc(&cell_text(c)));
+                        }
+                        s.push_str("</tr>\n");
+                    }
+                    s.push_str("</table>\n");
                 }
-                s.push_str("</table>\n");
+                s.push_str("</div>\n");
             }
         }
         s.push_str("</body></html>\n");
