@@ -268,7 +268,10 @@ where
         } else {
             chart.draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))?;
         }
-        if s.markers {
+        if s.markers && s.dashed {
+            // Hollow markers for the dashed (p99) series, so single points still show.
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, col.stroke_width(1))))?;
+        } else if s.markers {
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))?;
         }
     }

@@ -270,7 +270,7 @@ impl<'a> Report<'a> {
                         points: pts.iter().map(|p| (p.0, p.2)).collect(),
                         color,
                         dashed: true,
-                        markers: false,
+                        markers: true,
                     });
                 }
             }
@@ -323,7 +323,17 @@ impl<'a> Report<'a> {
         Some(Chart {
             title: format!("{} — {what} vs {x}", f.key),
             x_label: x.replace('_', " "),
-            y_label: format!("{} ({})", if ns { "latency" } else { "value" }, f.unit),
+            y_label: format!(
+                "{} ({})",
+                if ns {
+                    "latency"
+                } else if f.unit.ends_with("/s") {
+                    "throughput"
+                } else {
+                    "value"
+                },
+                f.unit
+            ),
             x_axis: if x == "size_bytes" {
                 Axis::Bytes
             } else if xs.iter().all(|v| *v == v.round()) {
