@@ -8,7 +8,7 @@ use std::path::PathBuf;
     name = "kobench",
     version,
     about = "Benchmark and stress harness for membarrier, process_vm and kcmp, checked against the Kobicha rules",
-    after_help = "Exit codes: 0 all verdicts pass; 1 a verdict or workload failed; 2 bad usage; 3 input/output error; 130 interrupted (partial results saved)."
+    after_help = "Exit codes: 0 all verdicts pass; 1 a verdict or workload failed, or compare found a regression; 2 bad usage; 3 input/output error; 130 interrupted (partial results saved)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,6 +31,13 @@ pub enum Command {
     Gates(GatesArgs),
     /// Run one litmus test (with its positive control) and print litmus7-style output.
     Litmus(LitmusArgs),
+    /// Compare two results (files or --repeat directories): per-metric change with a U test
+    /// and a threshold, verdicts that got worse. Exit 1 on regression.
+    Compare(CompareArgs),
+    /// Write one self-contained HTML page (inline SVG) and Markdown setting results side by side.
+    Report(ReportArgs),
+    /// Export a result for CI dashboards: Bencher Metric Format or github-action-benchmark.
+    Export(ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -53,6 +60,70 @@ pub struct StressArgs {
     /// Seconds without progress after which a stressor is reported failed (watchdog).
     #[arg(long)]
     pub stall: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The baseline: a results.json, or a directory written by `run` (with or without --repeat).
+    pub base: PathBuf,
+    /// The candidate, same forms as BASE.
+    pub new: PathBuf,
+    /// Relative change of the p50 a significant difference must exceed (percent).
+    #[arg(long, default_value = "5%")]
+    pub threshold: String,
+    /// Per-metric threshold, PATTERN=PERCENT with * and ? globs on the metric id
+    /// (e.g. 'membarrier/GLOBAL*=20%'); repeatable; the first match wins.
+    #[arg(long = "metric-threshold")]
+    pub metric_threshold: Vec<String>,
+    /// Significance level of the Mann-Whitney U test.
+    #[arg(long, default_value_t = 0.01)]
+    pub alpha: f64,
+    /// Also write the comparison as Markdown here (e.g. $GITHUB_STEP_SUMMARY); `-` for stdout.
+    #[arg(long)]
+    pub markdown: Option<String>,
+    /// Different machines, kernels, CPU sets or profiles are an error (exit 3), not a warning.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Results to set side by side (files or `run` directories); one column/legend entry each.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Output directory for report.html and report.md.
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Bencher Metric Format (`bencher run --adapter json`).
+    Bmf,
+    /// github-action-benchmark custom JSON array (customSmallerIsBetter / customBiggerIsBetter).
+    GithubActionBenchmark,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Direction {
+    /// Latencies and other smaller-is-better metrics (tool: customSmallerIsBetter).
+    Smaller,
+    /// Throughputs (tool: customBiggerIsBetter).
+    Bigger,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The result to export (a results.json or a `run` directory).
+    pub result: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// For github-action-benchmark: which metrics (one tool per array).
+    #[arg(long, value_enum, default_value = "smaller")]
+    pub direction: Direction,
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -105,6 +176,10 @@ pub struct RunArgs {
     /// Workload-specific option KEY=VALUE (repeatable), e.g. process_vm.verify=1.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Run everything N times: DIR/repeat-01/results.json ... (what `compare` needs for its
+    /// test on run medians; 5 or more recommended).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
     /// Per-workload deadline in seconds, overriding the profile's.
     #[arg(long, hide = true)]
     pub deadline: Option<u64>,

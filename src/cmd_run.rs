@@ -155,7 +155,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     let workloads = select_workloads(&a.only)?;
     let opts = options(&a)?;
     let cpus = select_cpus(a.cpus.as_deref())?;
-    let dir = output_dir(a.out.as_deref())?;
+    let base_dir = output_dir(a.out.as_deref())?;
     let json_path = match a.json.as_deref() {
         None | Some("-") => None,
         Some(p) => {
@@ -169,16 +169,18 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
             Some(p)
         }
     };
+    if a.repeat > 1 && a.json.is_some() {
+        return Err(Exit::usage("--json writes one result; with --repeat read the repeat-NN/results.json files under the output directory").into());
+    }
     let profile = a.profile.profile();
     let interrupt = interrupt_flag()?;
     let (clock, cal) = Clock::calibrate(Duration::from_millis(50));
-    let mut result = new_result("run", profile.name(), &cpus, cal);
 
-    let pb = progress_bar(workloads.len());
+    let pb = progress_bar(workloads.len() * a.repeat as usize);
     let pb2 = pb.clone();
     let ctx = Context {
         profile,
-        cpus: Arc::new(cpus),
+        cpus: Arc::new(cpus.clone()),
         clock,
         helper_exe: kobench_harness::child::helper_exe(),
         options: Arc::new(opts),
@@ -187,21 +189,52 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
             pb2.set_message(m.to_string())
         }))),
     };
-    for w in workloads {
+    // With --repeat N, run i goes to DIR/repeat-<i+1, two digits>/ with `repeat` = (i, N).
+    let mut failed = false;
+    let mut result = new_result("run", profile.name(), &cpus, cal.clone());
+    let mut dir = base_dir.clone();
+    for i in 0..a.repeat {
         if interrupt.load(Ordering::Relaxed) {
             break;
         }
-        pb.set_message(w.descriptor().name.to_string());
-        let wr = run_one(w, &ctx, &interrupt, a.deadline.map(Duration::from_secs));
-        result.workloads.push(wr);
-        save(&dir, &result, false)?;
-        pb.inc(1);
+        if a.repeat > 1 {
+            dir = base_dir.join(format!("repeat-{:02}", i + 1));
+            ensure_writable_dir(&dir)
+                .map_err(|e| Exit::io(format!("cannot write results to {}: {e}", dir.display())))?;
+            result = new_result("run", profile.name(), &cpus, cal.clone());
+            result.repeat = Some((i, a.repeat));
+        }
+        for w in &workloads {
+            if interrupt.load(Ordering::Relaxed) {
+                break;
+            }
+            pb.set_message(w.descriptor().name.to_string());
+            let wr = run_one(
+                w.clone(),
+                &ctx,
+                &interrupt,
+                a.deadline.map(Duration::from_secs),
+            );
+            result.workloads.push(wr);
+            save(&dir, &result, false)?;
+            pb.inc(1);
+        }
+        result.partial = interrupt.load(Ordering::Relaxed);
+        result.ended_at = Some(now_rfc3339());
+        save(&dir, &result, true)?;
+        failed |= result.has_failures();
+        if a.repeat > 1 {
+            let line = format!(
+                "repeat {}/{}: {}",
+                i + 1,
+                a.repeat,
+                kobench_reports::table::totals(&result).replace('\n', "; ")
+            );
+            pb.suspend(|| eprintln!("{line}"));
+        }
     }
     pb.finish_and_clear();
     let interrupted = interrupt.load(Ordering::Relaxed);
-    result.partial = interrupted;
-    result.ended_at = Some(now_rfc3339());
-    save(&dir, &result, true)?;
     if let Some(p) = &json_path {
         write_json_atomic(p, &result)
             .map_err(|e| Exit::io(format!("cannot write {}: {e}", p.display())))?;
@@ -220,9 +253,16 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         print!("{tables}");
         println!("{saved}");
     }
+    if a.repeat > 1 {
+        println!(
+            "{} runs under {} (compare, report and export read the directory)",
+            a.repeat,
+            base_dir.display()
+        );
+    }
     Ok(if interrupted {
         exit::INTERRUPTED
-    } else if result.has_failures() {
+    } else if failed {
         exit::FAILED
     } else {
         exit::OK

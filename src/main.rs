@@ -1,9 +1,12 @@
 //! `kobench`: CLI -> options -> runner -> result file -> reports.
 
 mod cli;
+mod cmd_compare;
+mod cmd_export;
 mod cmd_gates;
 mod cmd_info;
 mod cmd_litmus;
+mod cmd_report;
 mod cmd_run;
 mod cmd_stress;
 mod exit;
@@ -75,5 +78,8 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<i32> {
         cli::Command::Stress(a) => cmd_stress::run(a),
         cli::Command::Gates(a) => cmd_gates::run(a),
         cli::Command::Litmus(a) => cmd_litmus::run(a),
+        cli::Command::Compare(a) => cmd_compare::run(a),
+        cli::Command::Report(a) => cmd_report::run(a),
+        cli::Command::Export(a) => cmd_export::run(a),
     }
 }

@@ -14,8 +14,9 @@ use thiserror::Error;
 
 /// The version this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
-/// The oldest version this build still reads.
-pub const MIN_READABLE_SCHEMA_VERSION: u32 = 1;
+/// The oldest version this build still reads (older ones are upgraded on load, see
+/// [`upgrade`]).
+pub const MIN_READABLE_SCHEMA_VERSION: u32 = 0;
 /// Marks kobench result files (`"format": "kobench-result"`).
 pub const FORMAT: &str = "kobench-result";
 
@@ -252,8 +253,10 @@ pub enum LoadError {
     Empty { path: String },
     #[error("{path}: not valid JSON ({detail})")]
     Malformed { path: String, detail: String },
-    #[error("{path}: not a kobench result file (no \"format\": \"kobench-result\")")]
-    Foreign { path: String },
+    #[error("{path}: truncated JSON: the document ends early ({detail}); an interrupted copy or download?")]
+    Truncated { path: String, detail: String },
+    #[error("{path}: not a kobench result file (no \"format\": \"kobench-result\"; {detail})")]
+    Foreign { path: String, detail: String },
     #[error("{path}: schema_version {found} is not supported: this kobench reads versions {min}..={max}; {hint}")]
     Version {
         path: String,
@@ -285,17 +288,45 @@ pub fn parse(text: &str, name: &str) -> Result<RunResult, LoadError> {
     if text.trim().is_empty() {
         return Err(LoadError::Empty { path: name.into() });
     }
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| LoadError::Malformed {
-        path: name.into(),
-        detail: e.to_string(),
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Eof {
+            LoadError::Truncated {
+                path: name.into(),
+                detail: e.to_string(),
+            }
+        } else {
+            LoadError::Malformed {
+                path: name.into(),
+                detail: e.to_string(),
+            }
+        }
     })?;
+    let foreign = |v: &serde_json::Value| {
+        let detail = match v {
+            serde_json::Value::Object(o) if o.is_empty() => "an empty object".to_string(),
+            serde_json::Value::Object(o) => format!(
+                "top-level keys: {}",
+                o.keys().take(6).cloned().collect::<Vec<_>>().join(", ")
+            ),
+            serde_json::Value::Array(_) => "a JSON array (a `kobench export` output?)".to_string(),
+            _ => "a bare JSON value".to_string(),
+        };
+        LoadError::Foreign {
+            path: name.into(),
+            detail,
+        }
+    };
     if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(LoadError::Foreign { path: name.into() });
+        return Err(foreign(&v));
     }
     let found = v
         .get("schema_version")
         .and_then(|s| s.as_u64())
-        .ok_or_else(|| LoadError::Foreign { path: name.into() })?;
+        .ok_or_else(|| LoadError::Shape {
+            path: name.into(),
+            version: 0,
+            detail: "no numeric schema_version".into(),
+        })?;
     if found < MIN_READABLE_SCHEMA_VERSION as u64 || found > SCHEMA_VERSION as u64 {
         let hint = if found > SCHEMA_VERSION as u64 {
             format!("it was written by a newer kobench: upgrade to a kobench that writes schema {found}")
@@ -310,9 +341,131 @@ pub fn parse(text: &str, name: &str) -> Result<RunResult, LoadError> {
             hint,
         });
     }
+    let v = upgrade(v, found);
     serde_json::from_value(v).map_err(|e| LoadError::Shape {
         path: name.into(),
         version: found,
         detail: e.to_string(),
     })
+}
+
+/// Brings a result of an older schema version to the current one.
+///
+/// Schema 0 (kobench 0.0.x, before the first release) differed from 1 in three ways:
+/// measurements were named by `name` (now `id`), had no `smaller_is_better` (now stored;
+/// inferred here: time units are smaller-is-better, rates `*/s` are not), and results
+/// carried no timer calibration (now `timer`; filled as an uncalibrated CLOCK_MONOTONIC).
+pub fn upgrade(mut v: serde_json::Value, from: u64) -> serde_json::Value {
+    if from == 0 {
+        if let Some(ws) = v.get_mut("workloads").and_then(|w| w.as_array_mut()) {
+            for w in ws {
+                for m in w
+                    .get_mut("measurements")
+                    .and_then(|m| m.as_array_mut())
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(o) = m.as_object_mut() {
+                        if let Some(name) = o.remove("name") {
+                            o.entry("id").or_insert(name);
+                        }
+                        let unit = o
+                            .get("unit")
+                            .and_then(|u| u.as_str())
+                            .unwrap_or("")
+                            .to_string();
+                        o.entry("smaller_is_better")
+                            .or_insert(serde_json::Value::Bool(!unit.ends_with("/s")));
+                    }
+                }
+            }
+        }
+        if let Some(o) = v.as_object_mut() {
+            o.entry("timer").or_insert(serde_json::json!({
+                "source": "clock_monotonic", "ns_per_tick": 1.0, "overhead_ns": 0.0, "resolution_ns": 0.0,
+                "note": "upgraded from schema 0: no timer calibration was stored"
+            }));
+            o.insert(
+                "schema_version".into(),
+                serde_json::Value::from(SCHEMA_VERSION),
+            );
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v1_text() -> String {
+        serde_json::json!({
+            "format": FORMAT, "schema_version": 1, "kobench_version": "0.1.0", "command": "run", "profile": "smoke",
+            "fingerprint": {"hostname": "h", "arch": "x86_64", "kernel": "k", "kernel_version": "6.18", "cpu_model": "c",
+                "cpus_online": 2, "cpus_allowed": 2, "smt_active": null, "threads_per_core": 1, "numa_nodes": 1,
+                "virtualization": "none", "frequency_governor": null, "mitigations": {}, "kobench_version": "0.1.0",
+                "rustc": "r", "membarrier_query": "0x3ff", "euid": 0},
+            "cpus": {"cpus": [], "allowed": [0], "online": [0], "present": [0]},
+            "timer": {"source": "tsc", "ns_per_tick": 0.4, "overhead_ns": 20.0, "resolution_ns": 10.0, "note": ""},
+            "started_at": "t", "partial": false,
+            "workloads": [{"name": "w", "status": "completed", "started_at": "t", "duration_s": 1.0,
+                "measurements": [{"id": "w/a", "unit": "GiB/s", "smaller_is_better": false,
+                    "summary": {"count": 1, "min": 1, "p50": 1, "p90": 1, "p99": 1, "p999": 1, "max": 1, "mean": 1.0, "stddev": 0.0}}]}]
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn current_version_loads() {
+        let r = parse(&v1_text(), "x.json").unwrap();
+        assert_eq!(r.workloads[0].measurements[0].id, "w/a");
+    }
+
+    #[test]
+    fn version_0_is_upgraded() {
+        let mut v: serde_json::Value = serde_json::from_str(&v1_text()).unwrap();
+        v["schema_version"] = 0.into();
+        v.as_object_mut().unwrap().remove("timer");
+        let m = v["workloads"][0]["measurements"][0]
+            .as_object_mut()
+            .unwrap();
+        let id = m.remove("id").unwrap();
+        m.insert("name".into(), id);
+        m.remove("smaller_is_better");
+        m.insert("unit".into(), "ns".into());
+        let r = parse(&v.to_string(), "old.json").unwrap();
+        assert_eq!(r.schema_version, SCHEMA_VERSION);
+        let m = &r.workloads[0].measurements[0];
+        assert_eq!(m.id, "w/a");
+        assert!(m.smaller_is_better);
+        assert_eq!(r.timer.source, crate::timer::ClockSource::ClockMonotonic);
+    }
+
+    #[test]
+    fn bad_files_say_what_and_where() {
+        let t = v1_text();
+        let e = parse(&t[..t.len() / 2], "cut.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("cut.json: truncated JSON"), "{e}");
+        let e = parse("{\"format\": nope}", "bad.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("bad.json: not valid JSON"), "{e}");
+        assert_eq!(
+            parse(" \n", "e.json").unwrap_err().to_string(),
+            "e.json: empty file (an interrupted write? kobench never leaves one; check the path)"
+        );
+        let e = parse("{\"benchmarks\": []}", "gb.json")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "gb.json: not a kobench result file (no \"format\": \"kobench-result\"; top-level keys: benchmarks)");
+        let e = parse(
+            &t.replace("\"schema_version\":1", "\"schema_version\":7"),
+            "new.json",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("new.json: schema_version 7 is not supported: this kobench reads versions 0..=1; it was written by a newer kobench: upgrade to a kobench that writes schema 7"), "{e}");
+    }
 }
