@@ -45,7 +45,7 @@ pub struct StressArgs {
     /// How long to run: e.g. 30s, 10m, 1h.
     #[arg(long, default_value = "60s", allow_hyphen_values = true)]
     pub duration: String,
-    /// Stressors to run (comma-separated; default all): membarrier, ordering, process_vm, kcmp.
+    /// Stressors to run (comma-separated; default all): membarrier, ordering, process_vm, kcmp, jit.
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// CPUs to use, as a list like 0,2-5 (default: every CPU this process may use).

@@ -323,10 +323,12 @@ fn children_of(pid: i32) -> Vec<i32> {
 /// Starts `kobench run --only kcmp --profile standard` (about 9 s of sampling) and waits
 /// until its helper and the helper's 11 clone children exist: (kobench, [helper, kids]).
 #[allow(clippy::zombie_processes)] // the child is returned; every caller waits for it
-fn kobench_with_family() -> (std::process::Child, Vec<i32>) {
+fn kobench_with_family() -> (std::process::Child, Vec<i32>, tempfile::TempDir) {
+    // The output directory must outlive kobench (it saves there when interrupted).
+    let out = tempfile::tempdir().unwrap();
     let mut kb = std::process::Command::new(exe())
         .args(["run", "--only", "kcmp", "--profile", "standard", "--out"])
-        .arg(tempfile::tempdir().unwrap().path())
+        .arg(out.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -343,7 +345,7 @@ fn kobench_with_family() -> (std::process::Child, Vec<i32>) {
             if kids.len() == 11 {
                 let family = [vec![h], kids].concat();
                 assert!(family.iter().all(|&p| family_member_alive(p)));
-                return (kb, family);
+                return (kb, family, out);
             }
         }
         if Instant::now() > deadline {
@@ -357,7 +359,7 @@ fn kobench_with_family() -> (std::process::Child, Vec<i32>) {
 
 #[test]
 fn kill_9_of_kobench_takes_the_family_with_it() {
-    let (mut kb, family) = kobench_with_family();
+    let (mut kb, family, _out) = kobench_with_family();
     kb.kill().unwrap(); // SIGKILL
     kb.wait().unwrap();
     assert_all_gone(&family);
@@ -365,7 +367,7 @@ fn kill_9_of_kobench_takes_the_family_with_it() {
 
 #[test]
 fn ctrl_c_of_kobench_tears_the_family_down() {
-    let (mut kb, family) = kobench_with_family();
+    let (mut kb, family, _out) = kobench_with_family();
     kobench_harness::sys::process::kill(kb.id() as i32, libc::SIGINT).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {

@@ -9,6 +9,7 @@
 //! where it was, and the others go on. Ctrl-C stops everything within 2 s; the result is
 //! saved, marked partial.
 
+pub mod jit;
 pub mod kcmp;
 pub mod membarrier;
 pub mod ordering;
@@ -220,6 +221,7 @@ pub fn stressors() -> Vec<Arc<dyn Stressor>> {
         Arc::new(ordering::OrderingStress),
         Arc::new(pvm::PvmStress),
         Arc::new(kcmp::KcmpStress),
+        Arc::new(jit::JitStress),
     ];
     if std::env::var("KOBENCH_TEST_STRESSORS").as_deref() == Ok("1") {
         v.push(Arc::new(Hang));
