@@ -57,8 +57,8 @@ pub struct StressArgs {
     /// Progress line period (default 2s, or 10s for runs over 2 minutes).
     #[arg(long, allow_hyphen_values = true)]
     pub interval: Option<String>,
-    /// Seconds without progress after which a stressor is reported failed (watchdog).
-    #[arg(long)]
+    /// Seconds without progress after which a stressor is reported failed (watchdog; default 30).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub stall: Option<u64>,
 }
 
@@ -130,7 +130,7 @@ pub struct ExportArgs {
 pub enum ProfileArg {
     /// Seconds in all (what the test suite uses).
     Smoke,
-    /// About a minute on 2 CPUs (the default).
+    /// About 20 s on 2 CPUs (the default).
     Quick,
     /// Minutes; enough iterations for the ordering and JIT guarantees.
     Standard,

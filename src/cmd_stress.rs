@@ -55,7 +55,7 @@ pub fn run(a: StressArgs) -> anyhow::Result<i32> {
         cpus: cpus.ids(),
         helper_exe: kobench_harness::child::helper_exe(),
         interval,
-        stall: Duration::from_secs(a.stall.unwrap_or(10)),
+        stall: Duration::from_secs(a.stall.unwrap_or(30)),
         interrupt: interrupt.clone(),
     };
     eprintln!(

@@ -51,6 +51,7 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("__helper") {
         std::process::exit(kobench_workloads::helpers::helper_main(&args[2..]));
     }
+    kobench_harness::sys::process::default_sigpipe();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => std::process::exit(usage_error(e)),

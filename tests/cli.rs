@@ -25,7 +25,7 @@ fn bad(args: &[&str], code: i32, needle: &str) {
         .stderr(predicate::str::contains(needle))
         .stderr(predicate::str::contains("panicked").not());
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.trim().lines().count() <= 3, "not short: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
     assert!(
         !out.join("results.json").exists(),
         "a result file was written for bad input"

@@ -67,14 +67,21 @@ impl Helper {
         let stdin = child.stdin.take();
         let (tx, rx) = crossbeam::channel::unbounded();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                match line {
-                    Ok(l) => {
-                        if tx.send(l).is_err() {
+            // Bytes, not UTF-8 lines: one odd byte must not end the channel.
+            let mut r = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf)
+                            .trim_end_matches('\n')
+                            .to_string();
+                        if tx.send(line).is_err() {
                             break;
                         }
                     }
-                    Err(_) => break,
                 }
             }
         });
@@ -120,11 +127,12 @@ impl Helper {
                 timeout,
             }),
             Err(crossbeam::channel::RecvTimeoutError::Disconnected) => {
+                // stdout closed: the helper has exited or is about to; wait a little, then
+                // kill it rather than block on a helper that closed stdout and lives on.
                 let status = self
                     .child
                     .as_mut()
-                    .and_then(|c| c.wait().ok())
-                    .map(|s| s.to_string())
+                    .map(|c| wait_or_kill(c, Duration::from_secs(2)))
                     .unwrap_or_else(|| "unknown status".into());
                 Err(HelperError::Exited {
                     name: self.name.clone(),
@@ -176,6 +184,26 @@ impl Helper {
         let v = h.recv(timeout)?;
         let _ = h.finish(Duration::from_secs(5));
         Ok(v)
+    }
+}
+
+/// Waits for `child` up to `limit`, then kills and reaps it; describes how it ended.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return s.to_string(),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            _ => {
+                let _ = child.kill();
+                return child
+                    .wait()
+                    .map(|s| format!("{s}, killed after {limit:?} with stdout closed"))
+                    .unwrap_or_else(|e| format!("unknown status: {e}"));
+            }
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub enum CpuListError {
     Offline(usize, String),
     #[error("CPU {0} is not in this process's affinity mask (allowed: {1})")]
     Disallowed(usize, String),
+    #[error("cannot read this process's CPU affinity: {0}")]
+    Affinity(String),
 }
 
 /// Parses a Linux CPU list (`0,2-5,7`) into sorted, distinct CPU numbers.
@@ -106,7 +108,8 @@ impl CpuSet {
     /// Discovers the allowed CPUs and selects them all, or the `--cpus` list.
     pub fn discover(select: Option<&str>) -> Result<CpuSet, CpuListError> {
         let sysfs = |p: &str| fs::read_to_string(format!("/sys/devices/system/cpu/{p}")).ok();
-        let allowed_mask = crate::sys::process::allowed_cpus().unwrap_or_default();
+        let allowed_mask = crate::sys::process::allowed_cpus()
+            .map_err(|e| CpuListError::Affinity(e.to_string()))?;
         let online = sysfs("online")
             .and_then(|s| parse_list(&s).ok())
             .unwrap_or_else(|| allowed_mask.clone());

@@ -34,34 +34,45 @@ pub fn current_cpu() -> Result<usize, Errno> {
     }
 }
 
-/// `sched_getaffinity(0)`: the CPUs the calling thread may run on.
+/// `sched_getaffinity(0)`: the CPUs the calling thread may run on. The mask grows past
+/// glibc's 1024-bit `cpu_set_t` when the kernel has more CPU ids (EINVAL means "too small").
 pub fn allowed_cpus() -> Result<Vec<usize>, Errno> {
-    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: the pointer and size describe `set`, which outlives the call.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if r != 0 {
-        return Err(Errno::last());
+    let mut words = 1024 / 64;
+    loop {
+        let mut mask = vec![0u64; words];
+        // SAFETY: the pointer and byte size describe `mask`, which outlives the call; the
+        // kernel writes at most that many bytes.
+        let r = unsafe {
+            libc::sched_getaffinity(0, words * 8, mask.as_mut_ptr() as *mut libc::cpu_set_t)
+        };
+        if r == 0 {
+            return Ok((0..words * 64)
+                .filter(|&i| mask[i / 64] & (1u64 << (i % 64)) != 0)
+                .collect());
+        }
+        let e = Errno::last();
+        if e.0 != libc::EINVAL || words >= (1 << 20) / 64 {
+            return Err(e);
+        }
+        words *= 2;
     }
-    Ok((0..libc::CPU_SETSIZE as usize)
-        // SAFETY: i < CPU_SETSIZE, so CPU_ISSET stays inside `set`.
-        .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
-        .collect())
 }
 
-/// `sched_setaffinity(0, cpus)`: restricts the calling thread (or, with `pid`, another task).
+/// `sched_setaffinity(pid, cpus)` (0: the calling thread), with a mask sized for the
+/// largest CPU id given.
 pub fn set_affinity(pid: i32, cpus: &[usize]) -> Result<(), Errno> {
-    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &c in cpus {
-        if c >= libc::CPU_SETSIZE as usize {
-            return Err(Errno(libc::EINVAL));
-        }
-        // SAFETY: c < CPU_SETSIZE, checked above.
-        unsafe { libc::CPU_SET(c, &mut set) };
+    let max = cpus.iter().copied().max().unwrap_or(0);
+    if max >= 1 << 20 {
+        return Err(Errno(libc::EINVAL));
     }
-    // SAFETY: the pointer and size describe `set`.
-    let r = unsafe { libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    let words = (max / 64 + 1).max(1024 / 64);
+    let mut mask = vec![0u64; words];
+    for &c in cpus {
+        mask[c / 64] |= 1u64 << (c % 64);
+    }
+    // SAFETY: the pointer and byte size describe `mask`, which outlives the call.
+    let r =
+        unsafe { libc::sched_setaffinity(pid, words * 8, mask.as_ptr() as *const libc::cpu_set_t) };
     if r != 0 {
         Err(Errno::last())
     } else {
@@ -126,6 +137,13 @@ pub fn command_dying_with_parent(cmd: &mut Command) -> &mut Command {
             Ok(())
         })
     }
+}
+
+/// Restores the default SIGPIPE action (Rust ignores it), so `kobench ... | head` ends
+/// quietly like any Unix tool instead of failing on a closed pipe.
+pub fn default_sigpipe() {
+    // SAFETY: installing SIG_DFL for SIGPIPE touches no memory of this process.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
 /// Threads in this process, from `/proc/self/status`.

@@ -361,6 +361,8 @@ pub fn run(cfg: &Config, mut on_progress: impl FnMut(&Progress)) -> (Vec<Workloa
             });
         }
     }
+    // The last sample while everything still runs (the minute-10 figure of a 10 m run).
+    rss.push((start.elapsed().as_secs_f64(), rss_kib()));
     stop.store(true, Ordering::Relaxed);
     let elapsed = start.elapsed();
     // Everyone gets 1.5 s to return; past that they are abandoned (and reported).
@@ -370,7 +372,7 @@ pub fn run(cfg: &Config, mut on_progress: impl FnMut(&Progress)) -> (Vec<Workloa
             r.outcome = Some(o);
         }
     }
-    rss.push((start.elapsed().as_secs_f64(), rss_kib()));
+    let rss_after_stop = rss_kib();
     let mut results = Vec::new();
     for r in &running {
         let ops = r.stats.ops.load(Ordering::Relaxed);
@@ -401,7 +403,6 @@ pub fn run(cfg: &Config, mut on_progress: impl FnMut(&Progress)) -> (Vec<Workloa
             )
         });
         let unexpected_n: u64 = unexpected.values().sum();
-        let fault_bad: u64 = faults.values().map(|f| f.unexpected_effect).sum();
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut verdicts = vec![
             Verdict::check(
@@ -441,7 +442,6 @@ pub fn run(cfg: &Config, mut on_progress: impl FnMut(&Progress)) -> (Vec<Workloa
                 ),
             ));
         }
-        let _ = fault_bad;
         let mut measurements = Vec::new();
         if let Some(h) = lat.filter(|h| !h.is_empty()) {
             let mut derived = BTreeMap::new();
@@ -485,6 +485,7 @@ pub fn run(cfg: &Config, mut on_progress: impl FnMut(&Progress)) -> (Vec<Workloa
     }
     let mut data = BTreeMap::new();
     data.insert("rss_kib".into(), json!(rss));
+    data.insert("rss_kib_after_stop".into(), json!(rss_after_stop));
     data.insert(
         "duration_requested_s".into(),
         json!(cfg.duration.as_secs_f64()),

@@ -36,20 +36,19 @@ struct TargetInfo {
 pub fn helper_target(args: &[String]) -> i32 {
     let len: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(LEN);
     let dontneed = args.get(1).map(String::as_str) == Some("dontneed");
-    let m = match Mapping::anon(len, Prot::ReadWrite, 0) {
+    let mut m = match Mapping::anon(len, Prot::ReadWrite, 0) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("stress-target: mmap: {e}");
             return 1;
         }
     };
-    let fill = |m: &Mapping| {
-        // SAFETY: the mapping is RW and no other thread of this process touches it while
-        // `fill` runs (the dropper thread is the only writer).
-        let b = unsafe { m.bytes_mut() };
-        pattern::fill(b, SEED, 0);
+    let fill = |m: &mut Mapping| {
+        if let Some(b) = m.slice_mut() {
+            pattern::fill(b, SEED, 0);
+        }
     };
-    fill(&m);
+    fill(&mut m);
     reply(&TargetInfo {
         pid: std::process::id() as i32,
         addr: m.addr(),
@@ -58,11 +57,13 @@ pub fn helper_target(args: &[String]) -> i32 {
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         if dontneed {
-            s.spawn(|| {
+            // The dropper owns the mapping from here on: it is the only one touching it.
+            let stop = &stop;
+            s.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let _ = m.advise(0, len, libc::MADV_DONTNEED);
                     std::thread::sleep(Duration::from_millis(5));
-                    fill(&m);
+                    fill(&mut m);
                     std::thread::sleep(Duration::from_millis(20));
                 }
             });
@@ -122,10 +123,14 @@ impl Stressor for PvmStress {
                     }
                     k += 1;
                     if k.is_multiple_of(3) {
+                        // Counted before the signal goes, so the reader never sees the
+                        // ESRCH before it knows a kill was sent.
+                        killed.fetch_add(1, Ordering::SeqCst);
                         if kill(pid, libc::SIGKILL).is_ok() {
-                            killed.fetch_add(1, Ordering::Relaxed);
                             current.store(0, Ordering::Relaxed);
                             ctx.stats.fault("target killed mid-transfer", 1, 0, 0);
+                        } else {
+                            killed.fetch_sub(1, Ordering::SeqCst);
                         }
                     } else if kill(pid, libc::SIGSTOP).is_ok() {
                         stopped.store(true, Ordering::Relaxed);
@@ -175,8 +180,8 @@ impl Stressor for PvmStress {
             let mut h = new_histogram();
             while !ctx.should_stop() {
                 let (helper, t) = spawn_target(ctx, "plain")?;
+                let kills_before = killed.load(Ordering::SeqCst);
                 current.store(t.pid, Ordering::Relaxed);
-                let kills_before = killed.load(Ordering::Relaxed);
                 loop {
                     if ctx.should_stop() {
                         break;
@@ -211,7 +216,7 @@ impl Stressor for PvmStress {
                     if let Ok(n) = r {
                         ctx.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
                     }
-                    let was_killed = killed.load(Ordering::Relaxed) > kills_before;
+                    let was_killed = killed.load(Ordering::SeqCst) > kills_before;
                     match r {
                         Ok(n) => {
                             if i.is_multiple_of(2) && buf[..n] != reference[off..off + n] {
