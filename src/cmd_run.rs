@@ -24,10 +24,21 @@ pub fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
     }
     let flag = Arc::new(AtomicBool::new(false));
     let f2 = flag.clone();
+    let first = std::sync::Mutex::new(None::<std::time::Instant>);
     ctrlc::set_handler(move || {
-        if f2.swap(true, Ordering::SeqCst) {
-            // Second Ctrl-C: leave now (results so far are already on disk).
-            std::process::exit(exit::INTERRUPTED);
+        let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+        match *first {
+            None => {
+                *first = Some(std::time::Instant::now());
+                f2.store(true, Ordering::SeqCst);
+            }
+            // A second Ctrl-C a while later: leave now (finished workloads are on disk).
+            // One within a second is the same interrupt delivered twice (e.g. `timeout`
+            // signals the process and its group), so it is ignored.
+            Some(t) if t.elapsed() > Duration::from_secs(1) => {
+                std::process::exit(exit::INTERRUPTED)
+            }
+            Some(_) => {}
         }
     })
     .map_err(|e| Exit::io(format!("cannot install the Ctrl-C handler: {e}")))?;
@@ -130,6 +141,9 @@ fn progress_bar(n: usize) -> ProgressBar {
     pb
 }
 
+/// The `--set` keys workloads read (all switches: 1 or 0).
+pub const SET_KEYS: &[&str] = &["process_vm.verify", "process_vm.big"];
+
 /// Turns `--sizes`, `--iovecs` and `--set` into workload options; bad values are usage errors.
 pub fn options(a: &RunArgs) -> Result<Options, Exit> {
     use kobench_workloads::process_vm::{parse_iovecs, parse_sizes};
@@ -145,7 +159,21 @@ pub fn options(a: &RunArgs) -> Result<Options, Exit> {
             .split_once('=')
             .filter(|(k, _)| !k.trim().is_empty())
             .ok_or_else(|| Exit::usage(format!("--set: '{kv}' is not KEY=VALUE")))?;
-        o.extra.insert(k.trim().to_string(), v.trim().to_string());
+        let (k, v) = (k.trim(), v.trim());
+        if !SET_KEYS.contains(&k) {
+            return Err(Exit::usage(format!(
+                "--set: unknown key '{k}' (known: {})",
+                SET_KEYS.join(", ")
+            )));
+        }
+        if !["0", "1", "true", "false", "yes", "no"].contains(&v) {
+            return Err(Exit::usage(format!(
+                "--set {k}: '{v}' is not a switch (use 1 or 0)"
+            )));
+        }
+        let on = matches!(v, "1" | "true" | "yes");
+        o.extra
+            .insert(k.to_string(), if on { "1" } else { "0" }.to_string());
     }
     Ok(o)
 }

@@ -92,7 +92,18 @@ pub fn run(a: StressArgs) -> anyhow::Result<i32> {
     result.ended_at = Some(now_rfc3339());
     save(&dir, &result, true)?;
     println!("{}", summary_table(&result));
+    // Every check that did not pass, with its evidence (all of them are in summary.md).
+    let mut bad = result.clone();
+    for w in &mut bad.workloads {
+        w.measurements.clear();
+        w.verdicts
+            .retain(|v| v.outcome == kobench_harness::Outcome::Fail);
+    }
+    if let Some(t) = kobench_reports::table::verdicts(&bad) {
+        println!("{t}");
+    }
     println!("results: {}", dir.join("results.json").display());
+    println!("summary: {}", dir.join("summary.md").display());
     Ok(if result.partial {
         exit::INTERRUPTED
     } else if result.has_failures() {

@@ -45,6 +45,13 @@ fn bad_profile_and_workload() {
     bad(&["--profile", "nope"], 2, "nope");
     bad(&["--only", "nope"], 2, "unknown workload 'nope'");
     bad(&["--bogus-flag"], 2, "--bogus-flag");
+    bad(&["--set", "bogus=1"], 2, "unknown key 'bogus'");
+    bad(
+        &["--set", "process_vm.verify=abc"],
+        2,
+        "'abc' is not a switch",
+    );
+    bad(&["--set", "nokey"], 2, "not KEY=VALUE");
 }
 
 #[test]

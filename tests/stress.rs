@@ -160,9 +160,9 @@ fn watchdog_reports_a_hung_stressor_and_the_others_go_on() {
         .args([
             "stress",
             "--duration",
-            "3s",
+            "8s",
             "--stall",
-            "1",
+            "3",
             "--workloads",
             "test-hang,membarrier",
             "--out",

@@ -293,7 +293,7 @@ pub fn helper_rules(_args: &[String]) -> i32 {
         expect(
             &mut v,
             "MB-FLAGS",
-            &format!("RSEQ + FLAG_CPU at this CPU ({cpu})"),
+            "RSEQ + FLAG_CPU at the caller's own CPU",
             "0",
             mb::raw(Cmd::PrivateExpeditedRseq.raw(), FLAG_CPU, cpu),
         );

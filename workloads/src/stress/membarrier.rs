@@ -45,6 +45,8 @@ impl Stressor for MembarrierStress {
         let n = ctx.cpus.len();
         let tids: Vec<AtomicI64> = (0..n).map(|_| AtomicI64::new(0)).collect();
         let seen_cpu: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(u64::MAX)).collect();
+        // Bumped each time a worker records its CPU (every 16 calls).
+        let reports: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
         let cpus = ctx.cpus.clone();
         ctx.stats.set_at("membarrier callers running");
         with_workers(
@@ -101,20 +103,26 @@ impl Stressor for MembarrierStress {
                             .fault("worker affinity changed under load", 1, 0, 1);
                         continue;
                     }
+                    // Expected effect: once the worker has run again, it runs on `to`.
+                    // Not timed: a worker inside a slow call (GLOBAL can take seconds on a
+                    // loaded machine) migrates when it next runs. Seeing it report from
+                    // another CPU twice after the change is the unexpected effect.
+                    let r0 = reports[w].load(Ordering::Acquire);
                     let t = Instant::now();
-                    let mut ok = false;
-                    // A worker inside a slow call (GLOBAL can take a second on a loaded
-                    // machine) migrates when it next runs: allow it 10 s.
-                    while t.elapsed() < Duration::from_secs(10) && !ctx.should_stop() {
+                    let mut outcome = None;
+                    while outcome.is_none()
+                        && !ctx.should_stop()
+                        && t.elapsed() < Duration::from_secs(120)
+                    {
                         if seen_cpu[w].load(Ordering::Relaxed) == to as u64 {
-                            ok = true;
-                            break;
+                            outcome = Some(true);
+                        } else if reports[w].load(Ordering::Acquire) >= r0 + 3 {
+                            outcome = Some(seen_cpu[w].load(Ordering::Relaxed) == to as u64);
+                        } else {
+                            std::thread::sleep(Duration::from_millis(1));
                         }
-                        std::thread::sleep(Duration::from_millis(1));
                     }
-                    if ctx.should_stop() && !ok {
-                        continue;
-                    }
+                    let Some(ok) = outcome else { continue };
                     ctx.stats.fault(
                         "worker affinity changed under load",
                         1,
@@ -123,7 +131,8 @@ impl Stressor for MembarrierStress {
                     );
                     if !ok {
                         ctx.stats.violation(format!(
-                            "worker {w} not seen on CPU {to} within 1 s of sched_setaffinity"
+                            "worker {w} still reports CPU {} after being moved to CPU {to}",
+                            seen_cpu[w].load(Ordering::Relaxed)
                         ));
                     }
                 }
