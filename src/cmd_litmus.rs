@@ -37,17 +37,20 @@ pub fn parse_iterations(s: &str) -> Result<u64, Exit> {
 
 fn list() -> i32 {
     println!(
-        "{:<38} {:<9} {:<9} {:<14} code",
+        "{:<38} {:<9} {:<9} {:<18} code",
         "test", "x86_64", "weak", "role"
     );
     for t in litmus::catalog() {
-        let role = if t.test_only {
-            "test-only".to_string()
-        } else {
-            format!("{:?}", t.role)
+        let role = match t.role {
+            _ if t.test_only => "test-only".to_string(),
+            litmus::test::Role::Control => "control".to_string(),
+            litmus::test::Role::Rule(r) => r.to_string(),
+            litmus::test::Role::Info => "info".to_string(),
+            litmus::test::Role::Sanity => "sanity".to_string(),
+            litmus::test::Role::Mutation(r) => format!("mutation of {r}"),
         };
         println!(
-            "{:<38} {:<9} {:<9} {:<14} P0: {} | P1: {}",
+            "{:<38} {:<9} {:<9} {:<18} P0: {} | P1: {}",
             t.name,
             t.expect_x86_64.as_str(),
             t.expect_weak.as_str(),
