@@ -60,7 +60,15 @@ pub fn select_workloads(only: &[String]) -> Result<Vec<Arc<dyn Workload>>, Exit>
     for o in only {
         let o = o.trim();
         match all.iter().find(|w| w.descriptor().name == o) {
-            Some(w) => picked.push(w.clone()),
+            // A workload named twice runs once.
+            Some(w) => {
+                if !picked
+                    .iter()
+                    .any(|p: &Arc<dyn Workload>| p.descriptor().name == o)
+                {
+                    picked.push(w.clone());
+                }
+            }
             None => {
                 return Err(Exit::usage(format!(
                     "unknown workload '{o}' for --only (known: {})",
