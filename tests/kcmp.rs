@@ -308,16 +308,7 @@ fn cli_only_kcmp() {
 
 /// Child pids of every thread of `pid` (`/proc/PID/task/TID/children`).
 fn children_of(pid: i32) -> Vec<i32> {
-    let mut v = Vec::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let s = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-        v.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
-    }
-    v
+    kobench_harness::sys::process::children(pid)
 }
 
 /// Starts `kobench run --only kcmp --profile standard` (about 9 s of sampling) and waits

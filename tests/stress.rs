@@ -11,15 +11,7 @@ fn exe() -> &'static str {
 }
 
 fn children_of(pid: u32) -> Vec<i32> {
-    let mut v = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in rd.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                v.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
-            }
-        }
-    }
-    v
+    kobench_harness::sys::process::children(pid as i32)
 }
 
 fn alive(pid: i32) -> bool {

@@ -146,6 +146,20 @@ pub fn default_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
+/// The children of every thread of `pid`, from `/proc/PID/task/*/children`.
+pub fn children(pid: i32) -> Vec<i32> {
+    let mut v = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let s = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        v.extend(s.split_whitespace().filter_map(|x| x.parse::<i32>().ok()));
+    }
+    v
+}
+
 /// Threads in this process, from `/proc/self/status`.
 pub fn thread_count() -> usize {
     std::fs::read_to_string("/proc/self/status")
